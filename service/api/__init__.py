@@ -1,0 +1,29 @@
+"""Thin Flask blueprints, one per resource family."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app
+from sqlalchemy import Engine
+
+from service.settings import Settings
+
+JSON = "application/json"
+
+
+def engine() -> Engine:
+    return current_app.extensions["engine"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["settings"]
+
+
+def json_response(body: bytes, status: int = 200, mimetype: str = JSON) -> Response:
+    return Response(body, status=status, mimetype=mimetype)
+
+
+def register_blueprints(app: Flask) -> None:
+    from service.api import dumps, health, studies, tags
+
+    for module in (health, dumps, studies, tags):
+        app.register_blueprint(module.blueprint)

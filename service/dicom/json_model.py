@@ -1,0 +1,366 @@
+"""Parse and validate the DICOM JSON Model (PS3.18 Annex F) without losing what was sent.
+
+A dump is a JSON array of instances (or one instance). Each attribute is
+``"GGGGEEEE": {"vr": VR, "Value": [...] | "BulkDataURI": uri | "InlineBinary": b64}``.
+
+Parsing is exact: orjson parses the body (fast path); when the body holds a
+number whose text a float round trip would change ("1.50", "1e3", a 20-digit
+integer) the slow path re-parses with the standard library, keeping such
+numbers as :class:`ExactFloat` / :class:`ExactInt` that serialize back to
+their original text. Validation reports every problem with its JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+MAX_WARNINGS = 200
+
+# PS3.18 F.2.3: the JSON types each VR's Value items may take.
+STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "LO", "LT", "SH", "ST", "TM", "UC",
+                        "UI", "UR", "UT"})
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+INT_RANGES = {
+    "US": (0, 2**16 - 1), "SS": (-(2**15), 2**15 - 1),
+    "UL": (0, 2**32 - 1), "SL": (-(2**31), 2**31 - 1),
+    "UV": (0, 2**64 - 1), "SV": (-(2**63), 2**63 - 1),
+}
+FLOAT_VRS = frozenset({"FL", "FD"})
+SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+ALL_VRS = STRING_VRS | BINARY_VRS | FLOAT_VRS | frozenset(INT_RANGES) | {"PN", "DS", "IS",
+                                                                         "AT", "SQ"}
+PN_GROUPS = frozenset({"Alphabetic", "Ideographic", "Phonetic"})
+ATTRIBUTE_MEMBERS = frozenset({"vr", "Value", "BulkDataURI", "InlineBinary"})
+
+_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_DS_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+_IS_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+_HEX8_RE = re.compile(r"^[0-9A-Fa-f]{8}$")
+# A JSON number token: after [ , or :, followed by , ] or }. Tokens inside strings
+# may match too; that only sends a body to the (correct) slow path.
+_NUMBER_RE = re.compile(
+    rb"(?<=[\[,:])\s*(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,\]}])")
+
+
+class ExactFloat(float):
+    """A JSON number that keeps its source text ("1.50" stays "1.50")."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> ExactFloat:
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+
+class ExactInt(int):
+    """A JSON integer beyond 64 bits, kept exactly."""
+
+
+class JsonSyntaxError(ValueError):
+    """The body is not JSON at all; carries the position of the first error."""
+
+    def __init__(self, message: str, position: int | None) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+@dataclass(slots=True)
+class Finding:
+    """One problem or warning, located by instance index and JSON path."""
+
+    instance: int | None
+    path: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"instance": self.instance, "path": self.path, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class Findings:
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    warnings_dropped: int = 0
+
+    def error(self, instance: int | None, path: str, detail: str) -> None:
+        self.errors.append(Finding(instance, path, detail))
+
+    def warn(self, instance: int | None, path: str, detail: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(Finding(instance, path, detail))
+        else:
+            self.warnings_dropped += 1
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, ExactFloat):
+        return orjson.Fragment(obj.text)
+    if isinstance(obj, ExactInt):
+        return orjson.Fragment(str(int(obj)))
+    raise TypeError(type(obj).__name__)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes; exact numbers are written back as they were received."""
+    return orjson.dumps(obj, default=_default)
+
+
+def _is_canonical(token: bytes) -> bool:
+    if b"." in token or b"e" in token or b"E" in token:
+        return orjson.dumps(float(token)) == token
+    return len(token) <= 18
+
+
+def load_json(body: bytes) -> Any:
+    """Parse JSON bytes exactly (see module doc). Raises JsonSyntaxError."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _load_exact(body, exc)
+    tokens = set(_NUMBER_RE.findall(body))
+    if all(_is_canonical(token.strip()) for token in tokens):
+        return document
+    return _load_exact(body, None)
+
+
+def _load_exact(body: bytes, fast_error: orjson.JSONDecodeError | None) -> Any:
+    def big_int(text: str) -> int:
+        value = int(text)
+        return ExactInt(value) if not -(2**63) <= value < 2**64 else value
+
+    try:
+        text = body.decode("utf-8")
+        return json.loads(text, parse_float=ExactFloat, parse_int=big_int,
+                          parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise JsonSyntaxError("body is not UTF-8 encoded JSON", exc.start) from None
+    except json.JSONDecodeError as exc:
+        raise JsonSyntaxError(f"body is not valid JSON: {exc.msg}", exc.pos) from None
+    except ValueError as exc:
+        raise JsonSyntaxError(f"body is not valid JSON: {exc}", None) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (write NaN/Infinity as strings)")
+
+
+def split_dump(document: Any, findings: Findings) -> list[dict]:
+    """The instances of a dump: an array of objects, or one object."""
+    if isinstance(document, dict):
+        return [document]
+    if not isinstance(document, list):
+        findings.error(None, "$", "a dump is a JSON array of instance objects (or one object)")
+        return []
+    for index, item in enumerate(document):
+        if not isinstance(item, dict):
+            findings.error(index, f"$[{index}]", f"an instance must be a JSON object, "
+                                                 f"not {_json_type(item)}")
+    return document
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+class Validator:
+    """Validates instances in place; canonicalizes lowercase tag keys (with a warning)."""
+
+    def __init__(self, findings: Findings, max_depth: int = 16) -> None:
+        self.findings = findings
+        self.max_depth = max_depth
+
+    def instance(self, instance: dict, index: int) -> dict:
+        return self._dataset(instance, index, f"$[{index}]", 0)
+
+    def _dataset(self, dataset: dict, index: int, path: str, depth: int) -> dict:
+        canonical = dataset
+        lowered = [key for key in dataset if isinstance(key, str) and not key.isupper()
+                   and _HEX8_RE.match(key) and not key.isdigit()]
+        if lowered:
+            self.findings.warn(index, path, f"{len(lowered)} tag key(s) in lower case "
+                                            f"(e.g. {lowered[0]!r}); read as upper case")
+            canonical = {key.upper() if _HEX8_RE.match(key) else key: value
+                         for key, value in dataset.items()}
+        for key, attribute in canonical.items():
+            self._attribute(key, attribute, index, f"{path}.{key}", depth)
+        return canonical
+
+    def _attribute(self, key: str, attribute: Any, index: int, path: str, depth: int) -> None:
+        findings = self.findings
+        if not _HEX8_RE.match(key):
+            findings.error(index, path, "attribute key must be 8 hexadecimal digits (GGGGEEEE)")
+            return
+        if not isinstance(attribute, dict):
+            findings.error(index, path, "attribute must be an object with a 'vr' member")
+            return
+        vr = attribute.get("vr")
+        if vr is None:
+            findings.error(index, path, "missing 'vr'")
+            return
+        if vr not in ALL_VRS:
+            findings.error(index, f"{path}.vr", f"unknown VR {vr!r}")
+            return
+        if len(attribute) > 2 or not ATTRIBUTE_MEMBERS.issuperset(attribute):
+            extra = sorted(set(attribute) - ATTRIBUTE_MEMBERS)
+            if extra:
+                findings.warn(index, path, f"unexpected member(s) {extra} ignored")
+            carriers = [m for m in ("Value", "BulkDataURI", "InlineBinary") if m in attribute]
+            if len(carriers) > 1:
+                findings.error(index, path, f"only one of {carriers} may be present")
+                return
+        if key.endswith("0000"):
+            findings.warn(index, path, "group length element; ignored")
+        if "Value" in attribute:
+            values = attribute["Value"]
+            if not isinstance(values, list):
+                findings.error(index, f"{path}.Value", "'Value' must be an array")
+                return
+            self._values(vr, values, index, f"{path}.Value", depth)
+        elif "BulkDataURI" in attribute:
+            if not isinstance(attribute["BulkDataURI"], str):
+                findings.error(index, f"{path}.BulkDataURI", "BulkDataURI must be a string")
+        elif "InlineBinary" in attribute:
+            if not isinstance(attribute["InlineBinary"], str):
+                findings.error(index, f"{path}.InlineBinary", "InlineBinary must be a string")
+
+    def _values(self, vr: str, values: list, index: int, path: str, depth: int) -> None:
+        findings = self.findings
+        if vr in STRING_VRS:
+            for i, value in enumerate(values):
+                if value is not None and not isinstance(value, str):
+                    findings.error(index, f"{path}[{i}]",
+                                   f"{vr} value must be a string, not {_json_type(value)}")
+                elif vr == "UI" and value is not None and not _UID_RE.match(value):
+                    findings.error(index, f"{path}[{i}]",
+                                   "UI value must be dot-separated digits without "
+                                   "leading zeros")
+                elif vr == "UI" and value is not None and len(value) > 64:
+                    findings.error(index, f"{path}[{i}]", "UI value is longer than 64 characters")
+        elif vr == "SQ":
+            if depth >= self.max_depth:
+                findings.error(index, path, f"sequences nested deeper than {self.max_depth}")
+                return
+            for i, item in enumerate(values):
+                if not isinstance(item, dict):
+                    findings.error(index, f"{path}[{i}]",
+                                   f"sequence item must be an object, not {_json_type(item)}")
+                else:
+                    canonical = self._dataset(item, index, f"{path}[{i}]", depth + 1)
+                    if canonical is not item:
+                        values[i] = canonical
+        elif vr == "PN":
+            for i, value in enumerate(values):
+                self._person_name(value, index, f"{path}[{i}]")
+        elif vr == "DS":
+            for i, value in enumerate(values):
+                if isinstance(value, str):
+                    if value.strip() and not _DS_RE.match(value):
+                        findings.warn(index, f"{path}[{i}]", "DS value is not a decimal "
+                                                             "number; kept as text")
+                elif value is not None and (isinstance(value, bool)
+                                            or not isinstance(value, (int, float))):
+                    findings.error(index, f"{path}[{i}]",
+                                   f"DS value must be a number or string, not "
+                                   f"{_json_type(value)}")
+        elif vr == "IS":
+            for i, value in enumerate(values):
+                if isinstance(value, str):
+                    if value.strip() and not _IS_RE.match(value):
+                        findings.error(index, f"{path}[{i}]", "IS value is not an integer")
+                elif isinstance(value, float) and value.is_integer():
+                    continue
+                elif value is not None and (isinstance(value, bool)
+                                            or not isinstance(value, int)):
+                    findings.error(index, f"{path}[{i}]",
+                                   f"IS value must be an integer, not {_json_type(value)}")
+        elif vr in INT_RANGES:
+            low, high = INT_RANGES[vr]
+            for i, value in enumerate(values):
+                if isinstance(value, str) and vr in ("UV", "SV") and _IS_RE.match(value):
+                    value = int(value)  # PS3.18 F.2.3.1 allows 64-bit values as strings
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int):
+                    if isinstance(value, float) and value.is_integer():
+                        value = int(value)
+                    else:
+                        findings.error(index, f"{path}[{i}]",
+                                       f"{vr} value must be an integer, not {_json_type(value)}")
+                        continue
+                if not low <= value <= high:
+                    findings.error(index, f"{path}[{i}]", f"{vr} value {value} is outside "
+                                                          f"[{low}, {high}]")
+        elif vr in FLOAT_VRS:
+            for i, value in enumerate(values):
+                if isinstance(value, str):
+                    if value not in SPECIAL_FLOATS:
+                        findings.error(index, f"{path}[{i}]", f"{vr} string value must be "
+                                                              "NaN, Infinity or -Infinity")
+                elif value is not None and (isinstance(value, bool)
+                                            or not isinstance(value, (int, float))):
+                    findings.error(index, f"{path}[{i}]",
+                                   f"{vr} value must be a number, not {_json_type(value)}")
+        elif vr == "AT":
+            for i, value in enumerate(values):
+                if not isinstance(value, str) or not _HEX8_RE.match(value):
+                    findings.error(index, f"{path}[{i}]", "AT value must be a tag of "
+                                                          "8 hexadecimal digits")
+        elif vr in BINARY_VRS:
+            findings.error(index, path, f"{vr} carries bytes: use InlineBinary or "
+                                        "BulkDataURI, not Value")
+
+    def _person_name(self, value: Any, index: int, path: str) -> None:
+        if value is None:
+            return
+        if isinstance(value, str):
+            self.findings.warn(index, path, "PN value given as a string; read as Alphabetic")
+            return
+        if not isinstance(value, dict):
+            self.findings.error(index, path, f"PN value must be an object with Alphabetic/"
+                                             f"Ideographic/Phonetic, not {_json_type(value)}")
+            return
+        for group, text in value.items():
+            if group not in PN_GROUPS:
+                self.findings.error(index, f"{path}.{group}", "PN component group must be "
+                                                              "Alphabetic, Ideographic or "
+                                                              "Phonetic")
+            elif not isinstance(text, str):
+                self.findings.error(index, f"{path}.{group}", "PN component group must be "
+                                                              "a string")
+
+
+def is_valid_uid(text: str) -> bool:
+    return len(text) <= 64 and bool(_UID_RE.match(text))
+
+
+def first_value(dataset: dict, key: str) -> Any:
+    attribute = dataset.get(key)
+    if not attribute:
+        return None
+    values = attribute.get("Value")
+    if not values:
+        return None
+    return values[0]
+
+
+__all__ = [
+    "ExactFloat", "ExactInt", "Finding", "Findings", "JsonSyntaxError", "Validator",
+    "dumps", "first_value", "is_valid_uid", "load_json", "split_dump",
+]

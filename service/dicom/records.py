@@ -1,0 +1,149 @@
+"""One validated instance → the record the store keeps: index fields, levels, exact JSON.
+
+Pure: no I/O. The stored DICOM JSON is the source of truth; every other field
+here can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from service.dicom import json_model
+from service.dicom.geometry import position_along_normal
+from service.dicom.normalize import normalize_instance
+
+# Attributes without which pixel data cannot be decoded (PS3.3 C.7.6.3 Image Pixel module).
+PIXEL_MODULE_KEYWORDS = (
+    ("00280010", "Rows"), ("00280011", "Columns"), ("00280100", "BitsAllocated"),
+    ("00280101", "BitsStored"), ("00280102", "HighBit"), ("00280103", "PixelRepresentation"),
+    ("00280002", "SamplesPerPixel"), ("00280004", "PhotometricInterpretation"),
+)
+PIXEL_DATA_KEYS = ("7FE00010", "7FE00008", "7FE00009")
+
+
+@dataclass(slots=True)
+class InstanceRecord:
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str | None
+    modality: str | None
+    instance_number: int | None
+    slice_position: float | None
+    patient_id: str | None
+    patient_name: str | None
+    study_date: str | None  # YYYYMMDD, as stored in DICOM, so that ranges compare as text
+    study_time: str | None
+    accession_number: str | None
+    series_number: int | None
+    has_pixel_data: bool
+    pixel_module_missing: tuple[str, ...]
+    dicom_json: bytes  # the instance as received, compact
+    content_hash: bytes
+    attributes: dict[str, Any]
+    study_attributes: dict[str, Any]
+    series_attributes: dict[str, Any]
+
+
+def _text(dataset: dict, key: str) -> str | None:
+    value = json_model.first_value(dataset, key)
+    if value is None:
+        return None
+    if isinstance(value, dict):  # PN
+        value = value.get("Alphabetic", "")
+    text = str(value).strip()
+    return text or None
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, list) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def build_record(dataset: dict, index: int, findings: json_model.Findings) -> InstanceRecord | None:
+    """The record of a validated instance; None (with an error) when its UIDs are missing."""
+    uids = {}
+    for key, name in (("0020000D", "StudyInstanceUID"), ("0020000E", "SeriesInstanceUID"),
+                      ("00080018", "SOPInstanceUID")):
+        uid = json_model.first_value(dataset, key)
+        if not isinstance(uid, str) or not uid:
+            findings.error(index, f"$[{index}].{key}", f"{name} is required")
+        else:
+            uids[name] = uid.strip()
+    if len(uids) < 3:
+        return None
+    attributes, study, series = normalize_instance(dataset)
+    has_pixels = any(key in dataset for key in PIXEL_DATA_KEYS)
+    missing: tuple[str, ...] = ()
+    if has_pixels:
+        missing = tuple(name for key, name in PIXEL_MODULE_KEYWORDS if key not in dataset)
+        if missing:
+            findings.warn(index, f"$[{index}].7FE00010",
+                          f"pixel module incomplete: missing {', '.join(missing)}")
+    raw = json_model.dumps(dataset)
+    study_date = _text(dataset, "00080020")
+    return InstanceRecord(
+        study_uid=uids["StudyInstanceUID"],
+        series_uid=uids["SeriesInstanceUID"],
+        sop_uid=uids["SOPInstanceUID"],
+        sop_class_uid=_text(dataset, "00080016"),
+        modality=_text(dataset, "00080060"),
+        instance_number=_integer(attributes.get("InstanceNumber")),
+        slice_position=position_along_normal(attributes.get("ImagePositionPatient"),
+                                             attributes.get("ImageOrientationPatient")),
+        patient_id=_text(dataset, "00100020"),
+        patient_name=_text(dataset, "00100010"),
+        study_date=study_date.replace(".", "") if study_date else None,
+        study_time=_text(dataset, "00080030"),
+        accession_number=_text(dataset, "00080050"),
+        series_number=_integer(attributes.get("SeriesNumber")),
+        has_pixel_data=has_pixels,
+        pixel_module_missing=missing,
+        dicom_json=raw,
+        content_hash=hashlib.blake2b(raw, digest_size=16).digest(),
+        attributes=attributes,
+        study_attributes=study,
+        series_attributes=series,
+    )
+
+
+@dataclass(slots=True)
+class ParsedDump:
+    records: list[InstanceRecord]
+    findings: json_model.Findings
+
+
+def parse_dump(body: bytes, *, max_depth: int = 16) -> ParsedDump:
+    """Parse, validate and build records for a whole dump; problems go to `findings`.
+
+    Raises json_model.JsonSyntaxError when the body is not JSON.
+    """
+    findings = json_model.Findings()
+    document = json_model.load_json(body)
+    instances = json_model.split_dump(document, findings)
+    validator = json_model.Validator(findings, max_depth=max_depth)
+    records: list[InstanceRecord] = []
+    seen: dict[str, int] = {}
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            continue
+        errors_before = len(findings.errors)
+        canonical = validator.instance(instance, index)
+        if len(findings.errors) > errors_before:
+            continue
+        record = build_record(canonical, index, findings)
+        if record is None:
+            continue
+        if record.sop_uid in seen:
+            first = seen[record.sop_uid]
+            if records[first].content_hash != record.content_hash:
+                findings.error(index, f"$[{index}].00080018",
+                               f"SOPInstanceUID repeats instance {first} with other content")
+            continue
+        seen[record.sop_uid] = len(records)
+        records.append(record)
+    return ParsedDump(records, findings)

@@ -1,0 +1,69 @@
+"""The ingest use case: bytes of a dump → validated records → one store transaction.
+
+Shared by POST /v1/dumps and `dicom-resolver ingest`; raises service.problems
+errors so that both report problems the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+
+from service.dicom.json_model import JsonSyntaxError
+from service.dicom.records import parse_dump
+from service.problems import Conflict, InvalidDump
+from service.store import repository
+
+log = logging.getLogger(__name__)
+
+MAX_REPORTED_ERRORS = 1000
+
+
+def ingest_bytes(engine: Engine, body: bytes, *, max_depth: int = 16) -> dict[str, Any]:
+    """Ingest one dump atomically; answers the counts and the UIDs touched.
+
+    Raises InvalidDump (nothing stored) listing every problem with instance index and
+    JSON path, or Conflict when an instance already exists under another study/series.
+    """
+    started = time.perf_counter()
+    try:
+        parsed = parse_dump(body, max_depth=max_depth)
+    except JsonSyntaxError as exc:
+        raise InvalidDump(str(exc), errors=[{"instance": None, "path": "$",
+                                             "detail": str(exc), "position": exc.position}]
+                          ) from None
+    findings = parsed.findings
+    if findings.errors:
+        errors = [f.to_json() for f in findings.errors[:MAX_REPORTED_ERRORS]]
+        raise InvalidDump(
+            f"{len(findings.errors)} problem(s) in the dump; nothing was stored",
+            errors=errors, error_count=len(findings.errors))
+    if not parsed.records:
+        raise InvalidDump("the dump holds no instance; nothing was stored",
+                          errors=[{"instance": None, "path": "$", "detail": "empty dump"}])
+    try:
+        result = repository.ingest(engine, parsed.records, body)
+    except repository.IngestConflict as exc:
+        raise Conflict(
+            "instance(s) or series already stored under another study or series; "
+            "nothing was stored", errors=exc.conflicts) from None
+    elapsed = time.perf_counter() - started
+    log.info("ingested dump %d: %d instances (%d created, %d updated, %d unchanged) "
+             "in %.3f s", result.dump_id, result.received, result.created, result.updated,
+             result.unchanged, elapsed)
+    answer: dict[str, Any] = {
+        "dump_id": result.dump_id,
+        "received": result.received,
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "studies": result.studies,
+        "series": result.series,
+        "warnings": [f.to_json() for f in findings.warnings],
+    }
+    if findings.warnings_dropped:
+        answer["warnings_dropped"] = findings.warnings_dropped
+    return answer

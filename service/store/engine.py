@@ -1,0 +1,55 @@
+"""Database engine set-up: SQLite (WAL, foreign keys, immediate write locks) or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from service.store.schema import metadata
+
+log = logging.getLogger(__name__)
+
+WRITE = {"write": True}  # execution option: this connection will write
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, with the schema created if missing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    with engine.connect().execution_options(**WRITE) as connection, connection.begin():
+        metadata.create_all(connection)
+    log.info("store ready (%s)", parsed.get_backend_name())
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take transaction control from pysqlite so that writes can BEGIN IMMEDIATE:
+        # a deferred transaction that later writes is what fails with "database is locked"
+        # when several processes write at once.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        writing = connection.get_execution_options().get("write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine

@@ -1,0 +1,207 @@
+"""Read side of the store: searches and look-ups, answered as ready JSON bytes.
+
+Stored normalized JSON is spliced into the answers as bytes, never re-parsed;
+only the computed counts are added around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import Engine, and_, exists, func, select
+
+from service.store.schema import instances, series, studies
+
+
+@dataclass(slots=True)
+class StudyQuery:
+    patient_id: str | None = None
+    patient_name: str | None = None  # DICOM wildcard pattern (* and ?), case-insensitive
+    study_date_from: str | None = None  # YYYYMMDD, inclusive
+    study_date_to: str | None = None
+    accession_number: str | None = None
+    modalities: list[str] = field(default_factory=list)
+    study_uids: list[str] = field(default_factory=list)
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class Page:
+    items: list[bytes]
+    total: int
+    limit: int
+    offset: int
+
+    def to_json(self) -> bytes:
+        return (b'{"items":[' + b",".join(self.items) + b'],"limit":'
+                + str(self.limit).encode() + b',"offset":' + str(self.offset).encode()
+                + b',"total":' + str(self.total).encode() + b"}")
+
+
+def wildcard_to_like(pattern: str) -> str:
+    """DICOM wildcards (* any run, ? one character) → SQL LIKE with '\\' as escape."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def splice(attributes: bytes, extra: dict) -> bytes:
+    """Add computed members to a stored JSON object without parsing it."""
+    addition = orjson.dumps(extra)[1:-1]
+    if attributes == b"{}":
+        return b"{" + addition + b"}"
+    return attributes[:-1] + b"," + addition + b"}"
+
+
+def _study_json(row) -> bytes:  # type: ignore[no-untyped-def]
+    modalities = [m for m in (row.modalities or "").split("\\") if m]
+    return splice(row.attributes, {
+        "ModalitiesInStudy": modalities,
+        "NumberOfStudyRelatedSeries": row.series_count,
+        "NumberOfStudyRelatedInstances": row.instance_count,
+    })
+
+
+def _series_json(row) -> bytes:  # type: ignore[no-untyped-def]
+    return splice(row.attributes, {
+        "StudyInstanceUID": row.study_uid,
+        "NumberOfSeriesRelatedInstances": row.instance_count,
+    })
+
+
+def _study_conditions(query: StudyQuery) -> list:
+    conditions = []
+    if query.patient_id is not None:
+        conditions.append(studies.c.patient_id == query.patient_id)
+    if query.patient_name is not None:
+        pattern = query.patient_name.upper()
+        if "*" in pattern or "?" in pattern:
+            conditions.append(studies.c.patient_name_key.like(wildcard_to_like(pattern),
+                                                              escape="\\"))
+        else:
+            conditions.append(studies.c.patient_name_key == pattern)
+    if query.study_date_from:
+        conditions.append(studies.c.study_date >= query.study_date_from)
+    if query.study_date_to:
+        conditions.append(studies.c.study_date <= query.study_date_to)
+    if query.accession_number is not None:
+        conditions.append(studies.c.accession_number == query.accession_number)
+    if query.modalities:
+        conditions.append(exists().where(and_(series.c.study_uid == studies.c.study_uid,
+                                              series.c.modality.in_(query.modalities))))
+    if query.study_uids:
+        conditions.append(studies.c.study_uid.in_(query.study_uids))
+    return conditions
+
+
+def search_studies(engine: Engine, query: StudyQuery) -> Page:
+    conditions = _study_conditions(query)
+    columns = (studies.c.attributes, studies.c.modalities, studies.c.series_count,
+               studies.c.instance_count)
+    statement = (select(*columns).where(*conditions)
+                 .order_by(studies.c.study_date.asc().nulls_last(),
+                           studies.c.study_time.asc().nulls_last(), studies.c.study_uid)
+                 .limit(query.limit).offset(query.offset))
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+        if query.offset == 0 and len(rows) < query.limit:
+            total = len(rows)
+        else:
+            total = connection.execute(
+                select(func.count()).select_from(studies).where(*conditions)).scalar_one()
+    return Page([_study_json(row) for row in rows], total, query.limit, query.offset)
+
+
+def get_study(engine: Engine, study_uid: str) -> bytes | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(studies.c.attributes, studies.c.modalities, studies.c.series_count,
+                   studies.c.instance_count).where(studies.c.study_uid == study_uid)).first()
+    return _study_json(row) if row else None
+
+
+def study_exists(engine: Engine, study_uid: str) -> bool:
+    with engine.connect() as connection:
+        return connection.execute(select(studies.c.study_uid)
+                                  .where(studies.c.study_uid == study_uid)).first() is not None
+
+
+def list_series(engine: Engine, study_uid: str, limit: int, offset: int) -> Page | None:
+    with engine.connect() as connection:
+        if connection.execute(select(studies.c.study_uid)
+                              .where(studies.c.study_uid == study_uid)).first() is None:
+            return None
+        rows = connection.execute(
+            select(series.c.attributes, series.c.study_uid, series.c.instance_count)
+            .where(series.c.study_uid == study_uid)
+            .order_by(series.c.series_number.asc().nulls_last(), series.c.series_uid)
+            .limit(limit).offset(offset)).all()
+        total = connection.execute(select(func.count()).select_from(series)
+                                   .where(series.c.study_uid == study_uid)).scalar_one()
+    return Page([_series_json(row) for row in rows], total, limit, offset)
+
+
+def get_series(engine: Engine, study_uid: str, series_uid: str) -> bytes | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(series.c.attributes, series.c.study_uid, series.c.instance_count)
+            .where(series.c.series_uid == series_uid, series.c.study_uid == study_uid)).first()
+    return _series_json(row) if row else None
+
+
+def list_instances(engine: Engine, study_uid: str, series_uid: str, limit: int,
+                   offset: int) -> Page | None:
+    """Instances of a series in InstanceNumber, then slice position, then UID order."""
+    where = (instances.c.series_uid == series_uid, instances.c.study_uid == study_uid)
+    with engine.connect() as connection:
+        if connection.execute(select(series.c.series_uid).where(
+                series.c.series_uid == series_uid, series.c.study_uid == study_uid)).first() \
+                is None:
+            return None
+        rows = connection.execute(
+            select(instances.c.summary).where(*where)
+            .order_by(instances.c.instance_number.asc().nulls_last(),
+                      instances.c.slice_position.asc().nulls_last(), instances.c.sop_uid)
+            .limit(limit).offset(offset)).scalars().all()
+        total = connection.execute(select(func.count()).select_from(instances)
+                                   .where(*where)).scalar_one()
+    return Page(list(rows), total, limit, offset)
+
+
+@dataclass(slots=True)
+class StoredInstance:
+    sop_uid: str
+    series_uid: str
+    study_uid: str
+    dicom_json: bytes
+    attributes: bytes
+    has_pixel_data: bool
+    pixel_module_missing: list[str]
+
+
+def get_instance(engine: Engine, study_uid: str, series_uid: str,
+                 sop_uid: str) -> StoredInstance | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(instances.c.sop_uid, instances.c.series_uid, instances.c.study_uid,
+                   instances.c.dicom_json, instances.c.attributes, instances.c.has_pixel_data,
+                   instances.c.pixel_module_missing)
+            .where(instances.c.sop_uid == sop_uid, instances.c.series_uid == series_uid,
+                   instances.c.study_uid == study_uid)).first()
+    if row is None:
+        return None
+    missing = row.pixel_module_missing.split(",") if row.pixel_module_missing else []
+    return StoredInstance(row.sop_uid, row.series_uid, row.study_uid, bytes(row.dicom_json),
+                          bytes(row.attributes), bool(row.has_pixel_data), missing)
+
+
+def study_instances_json(engine: Engine, study_uid: str,
+                         modality: str | None = None) -> list[bytes]:
+    """Stored DICOM JSON of a study's instances (optionally of one modality only)."""
+    statement = select(instances.c.dicom_json).where(instances.c.study_uid == study_uid)
+    if modality:
+        statement = statement.where(instances.c.modality == modality)
+    with engine.connect() as connection:
+        return [bytes(b) for b in connection.execute(
+            statement.order_by(instances.c.sop_uid)).scalars()]

@@ -1,0 +1,219 @@
+"""Atomic ingest of dumps: one transaction per dump, batched writes, conflict checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+
+from service.dicom.json_model import dumps
+from service.dicom.records import InstanceRecord
+from service.store.engine import WRITE
+from service.store.schema import dumps as dumps_table
+from service.store.schema import instances, series, studies
+
+CHUNK = 500  # bound on IN (...) lists and executemany batches
+
+# Instance attributes shown in instance lists (the whole instance is one GET away).
+SUMMARY_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "InstanceNumber", "ImageType",
+                    "AcquisitionNumber", "ImagePositionPatient", "ImageOrientationPatient",
+                    "SliceLocation", "Rows", "Columns", "NumberOfFrames")
+
+
+class IngestConflict(Exception):
+    """Instances (or series) of the dump already exist under another study or series."""
+
+    def __init__(self, conflicts: list[dict]) -> None:
+        super().__init__(f"{len(conflicts)} conflicting UID(s)")
+        self.conflicts = conflicts
+
+
+@dataclass(slots=True)
+class IngestResult:
+    dump_id: int
+    received: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    studies: list[str] = field(default_factory=list)
+    series: list[str] = field(default_factory=list)
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _summary(record: InstanceRecord) -> dict:
+    return {key: record.attributes[key] for key in SUMMARY_KEYWORDS if key in record.attributes}
+
+
+def ingest(engine: Engine, records: list[InstanceRecord], body: bytes) -> IngestResult:
+    """Store a validated dump in one transaction; raises IngestConflict and stores nothing."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.connect().execution_options(**WRITE) as connection, connection.begin():
+        existing = _existing_instances(connection, [r.sop_uid for r in records])
+        _check_conflicts(connection, records, existing)
+        created = [r for r in records if r.sop_uid not in existing]
+        updated = [r for r in records
+                   if r.sop_uid in existing and existing[r.sop_uid][2] != r.content_hash]
+        result = IngestResult(dump_id=0, received=len(records), created=len(created),
+                              updated=len(updated),
+                              unchanged=len(records) - len(created) - len(updated))
+        result.studies = sorted({r.study_uid for r in records})
+        result.series = sorted({r.series_uid for r in records})
+        result.dump_id = connection.execute(insert(dumps_table).values(
+            received_at=now, body_sha256=hashlib.sha256(body).hexdigest(),
+            body_bytes=len(body), received=result.received, created=result.created,
+            updated=result.updated, unchanged=result.unchanged)).inserted_primary_key[0]
+        changed = created + updated
+        if changed:
+            _upsert_levels(connection, changed, now)
+            _write_instances(connection, created, updated, result.dump_id, now)
+            refresh_counts(connection, sorted({r.study_uid for r in changed}),
+                           sorted({r.series_uid for r in changed}))
+    return result
+
+
+def _existing_instances(connection: Connection, sop_uids: list[str]) -> dict[str, tuple]:
+    found: dict[str, tuple] = {}
+    for chunk in _chunks(sop_uids):
+        rows = connection.execute(
+            select(instances.c.sop_uid, instances.c.study_uid, instances.c.series_uid,
+                   instances.c.content_hash).where(instances.c.sop_uid.in_(chunk)))
+        for sop_uid, study_uid, series_uid, content_hash in rows:
+            found[sop_uid] = (study_uid, series_uid, bytes(content_hash))
+    return found
+
+
+def _check_conflicts(connection: Connection, records: list[InstanceRecord],
+                     existing: dict[str, tuple]) -> None:
+    conflicts = []
+    for record in records:
+        previous = existing.get(record.sop_uid)
+        if previous and (previous[0], previous[1]) != (record.study_uid, record.series_uid):
+            conflicts.append({"SOPInstanceUID": record.sop_uid,
+                              "stored_study": previous[0], "stored_series": previous[1],
+                              "dump_study": record.study_uid, "dump_series": record.series_uid})
+    series_study = {r.series_uid: r.study_uid for r in records}
+    for chunk in _chunks(list(series_study)):
+        rows = connection.execute(select(series.c.series_uid, series.c.study_uid)
+                                  .where(series.c.series_uid.in_(chunk)))
+        for series_uid, study_uid in rows:
+            if study_uid != series_study[series_uid]:
+                conflicts.append({"SeriesInstanceUID": series_uid, "stored_study": study_uid,
+                                  "dump_study": series_study[series_uid]})
+    if conflicts:
+        raise IngestConflict(conflicts)
+
+
+def _upsert(connection: Connection, table, key: str, rows: list[dict]) -> None:
+    """Insert rows, or update them where the key exists (portable: no dialect upsert)."""
+    keys = [row[key] for row in rows]
+    present: set[str] = set()
+    for chunk in _chunks(keys):
+        present.update(connection.execute(select(table.c[key]).where(table.c[key].in_(chunk)))
+                       .scalars())
+    new = [row for row in rows if row[key] not in present]
+    old = [{**row, "_key": row[key]} for row in rows if row[key] in present]
+    if new:
+        connection.execute(insert(table), new)
+    if old:
+        columns = {name: bindparam(name) for name in rows[0] if name != key}
+        connection.execute(update(table).where(table.c[key] == bindparam("_key"))
+                           .values(**columns), old)
+
+
+def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
+                   now: dt.datetime) -> None:
+    study_rows: dict[str, dict] = {}
+    series_rows: dict[str, dict] = {}
+    for record in changed:
+        if record.study_uid not in study_rows:
+            name = record.patient_name
+            study_rows[record.study_uid] = {
+                "study_uid": record.study_uid, "patient_id": record.patient_id,
+                "patient_name": name, "patient_name_key": name.upper() if name else None,
+                "study_date": record.study_date, "study_time": record.study_time,
+                "accession_number": record.accession_number,
+                "attributes": dumps(record.study_attributes), "updated_at": now,
+            }
+        if record.series_uid not in series_rows:
+            series_rows[record.series_uid] = {
+                "series_uid": record.series_uid, "study_uid": record.study_uid,
+                "modality": record.modality, "series_number": record.series_number,
+                "attributes": dumps(record.series_attributes), "updated_at": now,
+            }
+    _upsert(connection, studies, "study_uid", list(study_rows.values()))
+    _upsert(connection, series, "series_uid", list(series_rows.values()))
+
+
+def _instance_row(record: InstanceRecord, dump_id: int, now: dt.datetime) -> dict:
+    return {
+        "sop_uid": record.sop_uid, "series_uid": record.series_uid,
+        "study_uid": record.study_uid, "sop_class_uid": record.sop_class_uid,
+        "modality": record.modality, "instance_number": record.instance_number,
+        "slice_position": record.slice_position, "has_pixel_data": record.has_pixel_data,
+        "pixel_module_missing": ",".join(record.pixel_module_missing) or None,
+        "content_hash": record.content_hash, "dicom_json": record.dicom_json,
+        "attributes": dumps(record.attributes), "summary": dumps(_summary(record)),
+        "dump_id": dump_id, "updated_at": now,
+    }
+
+
+def _write_instances(connection: Connection, created: list[InstanceRecord],
+                     updated: list[InstanceRecord], dump_id: int, now: dt.datetime) -> None:
+    for chunk in _chunks(created):
+        connection.execute(insert(instances), [_instance_row(r, dump_id, now) for r in chunk])
+    for chunk in _chunks(updated):
+        rows = [{**_instance_row(r, dump_id, now), "_key": r.sop_uid} for r in chunk]
+        columns = {name: bindparam(name) for name in rows[0] if name not in ("sop_uid", "_key")}
+        connection.execute(update(instances).where(instances.c.sop_uid == bindparam("_key"))
+                           .values(**columns), rows)
+
+
+def refresh_counts(connection: Connection, study_uids: list[str],
+                   series_uids: list[str]) -> None:
+    """Recompute the QIDO-RS counts and ModalitiesInStudy of the given studies and series."""
+    for chunk in _chunks(series_uids):
+        counts = dict(connection.execute(
+            select(instances.c.series_uid, func.count())
+            .where(instances.c.series_uid.in_(chunk)).group_by(instances.c.series_uid)).all())
+        connection.execute(
+            update(series).where(series.c.series_uid == bindparam("_key"))
+            .values(instance_count=bindparam("count")),
+            [{"_key": uid, "count": counts.get(uid, 0)} for uid in chunk])
+    for chunk in _chunks(study_uids):
+        rows = connection.execute(
+            select(series.c.study_uid, series.c.modality, series.c.instance_count)
+            .where(series.c.study_uid.in_(chunk))).all()
+        summary: dict[str, list] = {uid: [0, 0, set()] for uid in chunk}
+        for study_uid, modality, count in rows:
+            entry = summary[study_uid]
+            entry[0] += 1
+            entry[1] += count
+            if modality:
+                entry[2].add(modality)
+        connection.execute(
+            update(studies).where(studies.c.study_uid == bindparam("_key"))
+            .values(series_count=bindparam("n_series"), instance_count=bindparam("n_inst"),
+                    modalities=bindparam("mods")),
+            [{"_key": uid, "n_series": n_series, "n_inst": n_inst,
+              "mods": "\\" + "\\".join(sorted(mods)) + "\\" if mods else None}
+             for uid, (n_series, n_inst, mods) in summary.items()])
+
+
+def delete_study(engine: Engine, study_uid: str) -> bool:
+    """Remove a study and everything below it; False when it was not stored."""
+    with engine.connect().execution_options(**WRITE) as connection, connection.begin():
+        found = connection.execute(select(studies.c.study_uid)
+                                   .where(studies.c.study_uid == study_uid)).first()
+        if found is None:
+            return False
+        connection.execute(delete(instances).where(instances.c.study_uid == study_uid))
+        connection.execute(delete(series).where(series.c.study_uid == study_uid))
+        connection.execute(delete(studies).where(studies.c.study_uid == study_uid))
+    return True

@@ -1,0 +1,95 @@
+"""Tables and indexes of the store (SQLAlchemy Core; SQLite and PostgreSQL alike).
+
+The instance's DICOM JSON as received is the source of truth; every other
+column is an index over it (or a precomputed rendering of it) and can be
+rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+UID = String(64)
+
+dumps = Table(
+    "dumps", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("body_bytes", Integer, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+)
+
+studies = Table(
+    "studies", metadata,
+    Column("study_uid", UID, primary_key=True),
+    Column("patient_id", String(64), index=True),
+    Column("patient_name", String(324)),
+    # Upper-cased person name, the key of case-insensitive wildcard matching.
+    Column("patient_name_key", String(324), index=True),
+    Column("study_date", String(8), index=True),
+    Column("study_time", String(16)),
+    Column("accession_number", String(64), index=True),
+    Column("modalities", String(256)),  # "\CT\SR\": computed from the series
+    Column("series_count", Integer, nullable=False, default=0),
+    Column("instance_count", Integer, nullable=False, default=0),
+    Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_studies_order", "study_date", "study_time", "study_uid"),
+)
+
+series = Table(
+    "series", metadata,
+    Column("series_uid", UID, primary_key=True),
+    Column("study_uid", UID, ForeignKey("studies.study_uid", ondelete="CASCADE"),
+           nullable=False),
+    Column("modality", String(16)),
+    Column("series_number", Integer),
+    Column("instance_count", Integer, nullable=False, default=0),
+    Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_series_study_modality", "study_uid", "modality"),
+    Index("ix_series_study_number", "study_uid", "series_number"),
+)
+
+instances = Table(
+    "instances", metadata,
+    Column("sop_uid", UID, primary_key=True),
+    Column("series_uid", UID, ForeignKey("series.series_uid", ondelete="CASCADE"),
+           nullable=False),
+    Column("study_uid", UID, ForeignKey("studies.study_uid", ondelete="CASCADE"),
+           nullable=False),
+    Column("sop_class_uid", UID),
+    Column("modality", String(16)),
+    Column("instance_number", Integer),
+    Column("slice_position", Float),
+    Column("has_pixel_data", Boolean, nullable=False),
+    Column("pixel_module_missing", Text),  # comma list of missing pixel-module keywords
+    Column("content_hash", LargeBinary(16), nullable=False),
+    Column("dicom_json", LargeBinary, nullable=False),  # as received, compact
+    Column("attributes", LargeBinary, nullable=False),  # normalized JSON
+    Column("summary", LargeBinary, nullable=False),  # normalized JSON of list-view attributes
+    Column("dump_id", Integer, ForeignKey("dumps.id", ondelete="SET NULL")),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_instances_series_order", "series_uid", "instance_number", "slice_position",
+          "sop_uid"),
+    Index("ix_instances_study", "study_uid", "sop_class_uid"),
+)
