@@ -16,13 +16,12 @@ import numpy as np
 import pytest
 from pydicom import Dataset
 from pydicom.data import get_testdata_file
-from pydicom.dataelem import DataElement
 from pydicom.datadict import dictionary_VM
+from pydicom.dataelem import DataElement
 from pydicom.dataset import FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-BINARY_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN", "OB or OW", "US or OW"}
 INT_VRS = {"IS", "US", "SS", "UL", "SL", "UV", "SV", "US or SS"}
 FLOAT_VRS = {"DS", "FL", "FD"}
 

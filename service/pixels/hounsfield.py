@@ -1,0 +1,112 @@
+"""Stored values → modality values (Hounsfield units for CT), PS3.3 C.11.1.
+
+Each frame gets its own transformation (modality.py finds it: per-frame, shared
+or top-level rescale, or a Modality LUT). Output is float unless an integer
+dtype provably holds every value: nothing is cast silently.
+
+Windowing (C.11.2) lives in window.py; both are re-exported here so callers
+import the whole stage from one module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from service.pixels.errors import DtypeError, PixelDataError
+from service.pixels.modality import (
+    ModalityLUT,
+    Rescale,
+    apply_modality_lut,
+    modality_lut,
+    rescale_for_frame,
+)
+from service.pixels.window import WINDOW_PRESETS, parse_window, window_to_uint8
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "WINDOW_PRESETS", "ModalityLUT", "Rescale", "apply_modality_lut", "modality_lut",
+    "modality_transform", "parse_window", "rescale_for_frame", "to_hu", "window_to_uint8",
+]
+
+OUTPUT_DTYPES = ("float32", "float64", "int16")
+_INT16 = np.iinfo(np.int16)
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in OUTPUT_DTYPES:
+        raise DtypeError(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}, got {dtype!r}")
+
+
+def to_hu(stored: np.ndarray, rescale: Rescale, dtype: str = "float32") -> np.ndarray:
+    """stored × slope + intercept in `dtype`.
+
+    Floats are computed in float64 and rounded once, so float32 output equals
+    pydicom's float64 result rounded to float32. "int16" is refused with
+    DtypeError unless slope and intercept are integers and every value fits.
+    """
+    _check_dtype(dtype)
+    slope, intercept = float(rescale.slope), float(rescale.intercept)
+    if dtype == "int16":
+        return _to_int16(stored, slope, intercept)
+    if (dtype == "float32" and slope == 1.0 and intercept.is_integer()
+            and abs(intercept) < 2**20 and stored.dtype.itemsize <= 2):
+        # Fast path for CT: |value + intercept| < 2**21 is exact in float32.
+        out = stored.astype(np.float32)
+        out += np.float32(intercept)
+        return out
+    out64 = stored.astype(np.float64)
+    out64 *= slope
+    out64 += intercept
+    return out64 if dtype == "float64" else out64.astype(np.float32)
+
+
+def _to_int16(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    if not (slope.is_integer() and intercept.is_integer()):
+        raise DtypeError(
+            f"int16 output needs integral RescaleSlope and RescaleIntercept, "
+            f"got {slope:g} and {intercept:g}; ask for float32")
+    slope_int, intercept_int = int(slope), int(intercept)
+    if stored.size:
+        ends = (int(stored.min()) * slope_int + intercept_int,
+                int(stored.max()) * slope_int + intercept_int)
+        low, high = min(ends), max(ends)
+        if low < _INT16.min or high > _INT16.max:
+            raise DtypeError(
+                f"values span {low}..{high}, outside int16 ({_INT16.min}..{_INT16.max}); "
+                "ask for float32")
+    work = stored.astype(np.int64)
+    work *= slope_int
+    work += intercept_int
+    return work.astype(np.int16)
+
+
+def _lut_to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "int16" and values.size and int(values.max()) > _INT16.max:
+        raise DtypeError(f"Modality LUT output reaches {int(values.max())}, outside int16")
+    return values.astype(dtype)
+
+
+def modality_transform(stored: np.ndarray, attrs: Mapping[str, Any], frames: Sequence[int],
+                       dtype: str = "float32") -> np.ndarray:
+    """Apply each frame's own modality transformation to `stored` (frames first).
+
+    `frames` are the 1-based frame numbers of stored[0], stored[1], …
+    """
+    _check_dtype(dtype)
+    if stored.shape[0] != len(frames):
+        raise PixelDataError(f"{stored.shape[0]} decoded frames but {len(frames)} frame numbers")
+    lut = modality_lut(attrs)
+    if lut is not None:
+        return _lut_to_dtype(apply_modality_lut(stored, lut), dtype)
+    rescales = [rescale_for_frame(attrs, frame) for frame in frames]
+    if all(rescale == rescales[0] for rescale in rescales):
+        return to_hu(stored, rescales[0], dtype)
+    out = np.empty(stored.shape, dtype=dtype)
+    for position, rescale in enumerate(rescales):
+        out[position] = to_hu(stored[position], rescale, dtype)
+    return out
