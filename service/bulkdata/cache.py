@@ -1,0 +1,120 @@
+"""A bounded LRU cache of fetched pixel payloads, with single-flight fetching.
+
+Concurrent requests for the same key (instance URL + transfer syntax) wait for
+the one fetch already in progress instead of asking Google again. Entries are
+evicted least-recently-used first once the byte budget is exceeded; a payload
+larger than the whole budget is returned but not kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Sized(Protocol):
+    data: Any
+    frames: list[bytes] | None
+
+
+def payload_size(payload: Sized) -> int:
+    """Bytes a payload holds: its data plus separately kept frames."""
+    data = payload.data
+    size = data.nbytes if isinstance(data, memoryview) else len(data)
+    return size + sum(len(frame) for frame in payload.frames or ())
+
+
+@dataclass
+class _Flight:
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class PayloadCache:
+    """LRU by bytes; `get_or_fetch` runs `fetch` at most once per key at a time."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, int(max_bytes))
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._flights: dict[Hashable, _Flight] = {}
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._hits = self._misses = self._evictions = self._coalesced = 0
+
+    def get_or_fetch(self, key: Hashable, fetch: Callable[[], Any]) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self._hits += 1
+                log.debug("pixel cache hit %s", key)
+                return entry[0]
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+                self._misses += 1
+            else:
+                self._coalesced += 1
+        assert flight is not None
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.result
+        try:
+            result = fetch()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        else:
+            flight.result = result
+            self._store(key, result)
+            return result
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+
+    def _store(self, key: Hashable, payload: Any) -> None:
+        size = payload_size(payload)
+        if size > self.max_bytes:
+            log.debug("pixel cache skips %s: %d bytes exceed the budget", key, size)
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous[1]
+            self._entries[key] = (payload, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._entries:
+                evicted, (_, evicted_size) = self._entries.popitem(last=False)
+                self._bytes -= evicted_size
+                self._evictions += 1
+                log.debug("pixel cache evicted %s (%d bytes)", evicted, evicted_size)
+        log.debug("pixel cache stored %s (%d bytes, %d in use)", key, size, self._bytes)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def stats(self) -> dict[str, int]:
+        """Counters for health pages and logs (keys only; no payload content)."""
+        with self._lock:
+            return {
+                "hits": self._hits,
+                "misses": self._misses,
+                "evictions": self._evictions,
+                "coalesced": self._coalesced,
+                "entries": len(self._entries),
+                "bytes": self._bytes,
+                "max_bytes": self.max_bytes,
+            }
