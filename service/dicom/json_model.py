@@ -49,7 +49,7 @@ _NUMBER_RE = re.compile(
 
 
 class ExactFloat(float):
-    """A JSON number that keeps its source text ("1.50" stays "1.50")."""
+    """A JSON number that keeps its source text ("1.50" stays "1.50", 10**30 stays exact)."""
 
     __slots__ = ("text",)
 
@@ -57,10 +57,6 @@ class ExactFloat(float):
         obj = super().__new__(cls, text)
         obj.text = text
         return obj
-
-
-class ExactInt(int):
-    """A JSON integer beyond 64 bits, kept exactly."""
 
 
 class JsonSyntaxError(ValueError):
@@ -102,8 +98,6 @@ class Findings:
 def _default(obj: Any) -> Any:
     if isinstance(obj, ExactFloat):
         return orjson.Fragment(obj.text)
-    if isinstance(obj, ExactInt):
-        return orjson.Fragment(str(int(obj)))
     raise TypeError(type(obj).__name__)
 
 
@@ -131,9 +125,10 @@ def load_json(body: bytes) -> Any:
 
 
 def _load_exact(body: bytes, fast_error: orjson.JSONDecodeError | None) -> Any:
-    def big_int(text: str) -> int:
+    def big_int(text: str) -> int | ExactFloat:
+        # Integers beyond 64 bits cannot be written back by orjson: keep their text.
         value = int(text)
-        return ExactInt(value) if not -(2**63) <= value < 2**64 else value
+        return value if -(2**63) <= value < 2**64 else ExactFloat(text)
 
     try:
         text = body.decode("utf-8")
@@ -361,6 +356,6 @@ def first_value(dataset: dict, key: str) -> Any:
 
 
 __all__ = [
-    "ExactFloat", "ExactInt", "Finding", "Findings", "JsonSyntaxError", "Validator",
+    "ExactFloat", "Finding", "Findings", "JsonSyntaxError", "Validator",
     "dumps", "first_value", "is_valid_uid", "load_json", "split_dump",
 ]

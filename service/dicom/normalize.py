@@ -107,8 +107,9 @@ def _attribute_value(attribute: dict, scalar: bool) -> Any:
         return None
     if not items:
         return None
-    converted = convert_values(attribute["vr"], items)
-    if scalar and len(converted) == 1:
+    vr = attribute["vr"]
+    converted = convert_values(vr, items)
+    if scalar and len(converted) == 1 and vr != "SQ":  # a sequence is an array, always
         return converted[0]
     return converted
 
