@@ -117,9 +117,11 @@ def _decode_one(decoder: Decoder, codestream: bytes, options: dict, label: int,
         raise PixelDataError(f"frame {label}: empty codestream")
     try:
         frame, _ = decoder.as_array(encapsulate([codestream]), as_rgb=as_rgb, **options)
-    except MemoryError:
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
-    except Exception as exc:  # third-party codecs raise anything on corrupt input
+    except BaseException as exc:
+        # Codecs raise anything on corrupt input, even a Rust panic
+        # (pyo3 PanicException derives from BaseException).
         raise PixelDataError(
             f"frame {label}: cannot decode {UID(decoder.UID).name} codestream: {exc}") from exc
     return frame

@@ -105,3 +105,15 @@ def testdata():
             pytest.skip(f"pydicom does not ship {name}")
         return str(path)
     return find
+
+
+@pytest.fixture
+def to_attrs():
+    """keyword_attrs: the keyword form of a pydicom Dataset."""
+    return keyword_attrs
+
+
+@pytest.fixture
+def make_ct():
+    """make_image: a CT-like Dataset holding the given stored values."""
+    return make_image
