@@ -46,7 +46,8 @@ class Emulator:
 
     def __init__(self, data_dir: str | Path, host: str = "127.0.0.1", port: int = 0, *,
                  key_file: str | Path | None = None, store_path: str = DEFAULT_STORE_PATH,
-                 latency_ms: float = 0, token_lifetime: int = 3600) -> None:
+                 latency_ms: float = 0, token_lifetime: int = 3600,
+                 account: ServiceAccount | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
@@ -58,6 +59,8 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._tempdir: str | None = None
         self._app: EmulatorApp | None = None
+        # A given account skips RSA key generation (tests share one across emulators).
+        self._account = account
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -66,7 +69,7 @@ class Emulator:
             return self
         project = self.store_path.split("/")[1] if self.store_path.startswith("projects/") \
             else "demo-project"
-        account = ServiceAccount.generate(project)
+        account = self._account or ServiceAccount.generate(project)
         self._app = EmulatorApp(DicomFolder(self.data_dir), account, self.store_path,
                                 token_lifetime=self._token_lifetime, latency=self._latency)
         self._server = make_server(self.host, self.port, self._app, threaded=True,

@@ -12,6 +12,7 @@ from google.oauth2 import service_account
 
 from service.bulkdata.auth import HEALTHCARE_SCOPE
 from service.bulkdata.client import BulkDataClient
+from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.settings import Settings
 
@@ -33,9 +34,14 @@ def instances(dicom_folder):
     return dicom_folder[1]
 
 
+@pytest.fixture(scope="session")
+def service_account_key():
+    return ServiceAccount.generate("demo-project")
+
+
 @pytest.fixture
-def emulator(dicom_folder):
-    with Emulator(dicom_folder[0]) as running:
+def emulator(dicom_folder, service_account_key):
+    with Emulator(dicom_folder[0], account=service_account_key) as running:
         yield running
 
 
@@ -79,8 +85,13 @@ def client(make_client):
     return make_client()
 
 
-def fetch(client: BulkDataClient, emulator: Emulator, written, **overrides):
+@pytest.fixture
+def fetch():
     """fetch_pixel_data for a fixture, with the Google-form BulkDataURI a dump would carry."""
+    return _fetch
+
+
+def _fetch(client: BulkDataClient, emulator: Emulator, written, **overrides):
     arguments = {
         "pixel_data_uri": emulator.bulkdata_uri(written.study_uid, written.series_uid,
                                                 written.sop_uid),

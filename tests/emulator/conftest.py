@@ -10,6 +10,7 @@ import pytest
 from google.oauth2 import service_account
 
 from service.emulator.keys import HEALTHCARE_SCOPE
+from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 
 
@@ -31,10 +32,15 @@ def dicom_folder(tmp_path_factory):
     return folder, dcm_fixtures.write_folder(folder)
 
 
+@pytest.fixture(scope="session")
+def service_account_key():
+    return ServiceAccount.generate("demo-project")
+
+
 @pytest.fixture
-def emulator(dicom_folder):
+def emulator(dicom_folder, service_account_key):
     folder, _ = dicom_folder
-    with Emulator(folder) as running:
+    with Emulator(folder, account=service_account_key) as running:
         yield running
 
 
