@@ -26,10 +26,11 @@ class GunicornServer:
         self.url = f"http://127.0.0.1:{self.port}"
         child_env = {**os.environ, "DICOM_RESOLVER_DATABASE_URL": database_url, **env}
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        self.process = subprocess.Popen(
-            [gunicorn, "--workers", str(workers), "--threads", "4", "--bind",
-             f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "service:create_app()"],
-            env=child_env, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [gunicorn, "--workers", str(workers), "--threads", "4", "--bind",
+                 f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "service:create_app()"],
+                env=child_env, stdout=subprocess.DEVNULL, stderr=log)
         self.log_path = log_path
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.process.poll() is None:
