@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,7 +185,7 @@ class PixelDescription:
     def is_encapsulated(self) -> bool:
         return UID(self.transfer_syntax_uid).is_encapsulated
 
-    def frame_indices(self, frames: Any = None) -> list[int]:
+    def frame_indices(self, frames: Sequence[int] | None = None) -> list[int]:
         """0-based indices for the 1-based `frames` (None → every frame)."""
         if frames is None:
             return list(range(self.number_of_frames))

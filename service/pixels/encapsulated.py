@@ -111,7 +111,7 @@ def decode_codestreams(codestreams: Sequence[bytes], desc: PixelDescription, *,
     return out
 
 
-def _decode_one(decoder: Decoder, codestream: bytes, options: dict, label: int,
+def _decode_one(decoder: Decoder, codestream: bytes, options: dict[str, int | str], label: int,
                 *, as_rgb: bool) -> np.ndarray:
     if not codestream:
         raise PixelDataError(f"frame {label}: empty codestream")

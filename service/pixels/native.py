@@ -148,7 +148,8 @@ def _decode_ybr_422(payload: bytes | bytearray | memoryview, desc: PixelDescript
     return out
 
 
-def decoder_options(desc: PixelDescription, number_of_frames: int | None = None) -> dict:
+def decoder_options(desc: PixelDescription,
+                    number_of_frames: int | None = None) -> dict[str, int | str]:
     """The Image Pixel options pydicom's decoders need when given raw bytes."""
     return {
         "rows": desc.rows,

@@ -120,15 +120,20 @@ def window_to_uint8(hu: np.ndarray, center: float, width: float, *,
     """Linear VOI function of C.11.2.1.2.1 onto 0..255 (inverted for MONOCHROME1)."""
     center, width = _check(float(center), float(width), f"{center:g},{width:g}")
     shifted_center, span = center - 0.5, width - 1
-    values = np.asarray(hu, dtype=np.float64)
+    values = np.asarray(hu)
     if span == 0:
         scaled = np.where(values <= shifted_center, 0.0, 255.0)
     else:
-        # Same operation order as the standard's formula, then clip for the
-        # two outer branches (x <= lower → 0, x > upper → 255).
-        scaled = ((values - shifted_center) / span + 0.5) * 255.0
+        # ((x - (c - 0.5)) / (w - 1) + 0.5) * 255 in float64, in place and in the
+        # standard's operation order; clipping gives the two outer branches
+        # (x <= lower → 0, x > upper → 255).
+        scaled = np.subtract(values, shifted_center, dtype=np.float64)
+        scaled /= span
+        scaled += 0.5
+        scaled *= 255.0
         np.clip(scaled, 0.0, 255.0, out=scaled)
-    out = np.rint(scaled).astype(np.uint8)
+    np.rint(scaled, out=scaled)
+    out = scaled.astype(np.uint8)
     if photometric_interpretation == "MONOCHROME1":
         np.subtract(255, out, out=out)  # MONOCHROME1: minimum is white
     return out
