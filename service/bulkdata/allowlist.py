@@ -69,7 +69,8 @@ def check_uri(uri: str, allowed: Sequence[str]) -> None:
     scheme = parts.scheme.lower()
     host = _normalize_host(parts.hostname or "")
     if scheme not in _DEFAULT_PORTS:
-        _refuse(uri, f"scheme {scheme or '(none)'!r} is not allowed; only https (or http on loopback)")
+        _refuse(uri, f"scheme {scheme or '(none)'!r} is not allowed; "
+                     "only https (or http on loopback)")
     if "@" in parts.netloc:
         _refuse(uri, "URIs with user information are not allowed")
     if not host:
@@ -91,9 +92,11 @@ def check_uri(uri: str, allowed: Sequence[str]) -> None:
         wanted_port = entry.port if entry.port is not None else _DEFAULT_PORTS[scheme]
         if wanted_port != effective_port:
             continue
-        if entry.path is None or parts.path == entry.path or parts.path.startswith(entry.path + "/"):
+        if entry.path is None or parts.path == entry.path \
+                or parts.path.startswith(entry.path + "/"):
             return
-    _refuse(uri, f"host {host!r} (port {effective_port}) and path are not in the bulk-data allowlist")
+    _refuse(uri, f"host {host!r} (port {effective_port}) and path are not in the "
+                 "bulk-data allowlist")
 
 
 def reroot(uri: str, api_root: str) -> str:

@@ -1,4 +1,4 @@
-"""Wire formats the emulator speaks: Accept parsing, multipart/related bodies, Google error bodies."""
+"""Wire formats the emulator speaks: Accept, multipart/related bodies, Google error bodies."""
 
 from __future__ import annotations
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from google.oauth2 import service_account
 
-from service.emulator.keys import HEALTHCARE_SCOPE
-from service.emulator.keys import ServiceAccount
+from service.emulator.keys import HEALTHCARE_SCOPE, ServiceAccount
 from service.emulator.server import Emulator
 
 
