@@ -1,0 +1,48 @@
+"""GET /openapi.yaml: the service's OpenAPI 3.1 contract, served as written.
+
+The repository root's openapi.yaml is the source. A source checkout (editable install)
+serves it directly, so the document can never lag behind the file the contract tests
+validate against; an installed wheel serves the copy packaged as service/openapi.yaml.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app
+
+from service.problems import NotFound
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("spec", __name__)
+
+MEDIA_TYPE = "application/yaml"  # RFC 9512
+_PACKAGE = Path(__file__).resolve().parent.parent
+# First match wins: the source next to the package, then the packaged copy.
+CANDIDATES = (_PACKAGE.parent / "openapi.yaml", _PACKAGE / "openapi.yaml")
+_CACHE_KEY = "openapi_document"
+
+
+def find_document(candidates: tuple[Path, ...] = CANDIDATES) -> Path | None:
+    """The first existing OpenAPI document among `candidates`."""
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def _document() -> bytes:
+    """The document's bytes, read at the first request and kept by the app."""
+    cached = current_app.extensions.get(_CACHE_KEY)
+    if cached is None:
+        path = find_document()
+        if path is None:
+            raise NotFound("the OpenAPI document is not packaged with this installation")
+        cached = path.read_bytes()
+        current_app.extensions[_CACHE_KEY] = cached
+        log.info("serving OpenAPI document from %s (%d bytes)", path, len(cached))
+    return cached
+
+
+@blueprint.get("/openapi.yaml")
+def openapi_document() -> Response:
+    return Response(_document(), mimetype=MEDIA_TYPE)
