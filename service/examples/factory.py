@@ -11,7 +11,7 @@ Everything is deterministic: the same spec (seed included) gives the same bytes.
 
 from __future__ import annotations
 
-from .fast import make_ct_dump, make_studies, study_dump, studies_specs
+from .fast import make_ct_dump, make_studies, studies_specs, study_dump
 from .files import write_dicom_files
 from .google_json import dump_bytes, make_dump, to_google_json
 from .shipped import EXAMPLE_SPEC, example_datasets, load_example_dump

@@ -67,7 +67,9 @@ def _top_left(
         - row_dir * spacing[1] * (columns - 1) / 2
         - col_dir * spacing[0] * (rows - 1) / 2
     )
-    return tuple(round(float(v), 4) + 0.0 for v in corner)  # type: ignore[return-value]
+    # + 0.0 turns -0.0 into 0.0 so that no "-0" is written.
+    x, y, z = (round(float(v), 4) + 0.0 for v in corner)
+    return x, y, z
 
 
 def plan_series(spec: StudySpec, series_index: int) -> list[ImagePlan]:

@@ -67,7 +67,8 @@ def make_report(spec: StudySpec, evidence: Sequence[tuple[str, Sequence[str]]]) 
     observer.VerifyingOrganization = spec.institution_name
     observer.VerificationDateTime = verified_date + verified_time
     ds.VerifyingObserverSequence = [observer]
-    ds.PerformedProcedureCodeSequence = [common.code_item("CTCHWO", "99EGH", spec.study_description)]
+    procedure = common.code_item("CTCHWO", "99EGH", spec.study_description)
+    ds.PerformedProcedureCodeSequence = [procedure]
     ds.CurrentRequestedProcedureEvidenceSequence = _evidence(spec, evidence)
     ds.ValueType = "CONTAINER"
     ds.ConceptNameCodeSequence = [common.code_item("18748-4", "LN", "Diagnostic Imaging Report")]

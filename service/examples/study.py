@@ -45,7 +45,11 @@ def make_report_for(spec: StudySpec, plans: list[list[ImagePlan]]) -> Dataset:
     return sr.make_report(spec, evidence)
 
 
-def make_study(spec: StudySpec = StudySpec()) -> list[Dataset]:
+# The spec make_study uses when called without one (a frozen, shareable value).
+DEFAULT_SPEC = StudySpec()
+
+
+def make_study(spec: StudySpec = DEFAULT_SPEC) -> list[Dataset]:
     """The study's instances: the SR report (if any), then each series in scan order."""
     plans = study_plans(spec)
     datasets = [make_report_for(spec, plans)] if spec.with_report else []

@@ -27,7 +27,9 @@ def phantom_at_pixels(ds: Dataset) -> np.ndarray:
     return phantom.hounsfield(x, y, z)
 
 
-def test_every_file_reads_back_identically(small_study: list[Dataset], small_files: list[Path]) -> None:
+def test_every_file_reads_back_identically(
+    small_study: list[Dataset], small_files: list[Path]
+) -> None:
     assert [p.name for p in small_files] == [f"{ds.SOPInstanceUID}.dcm" for ds in small_study]
     for ds, path in zip(small_study, small_files, strict=True):
         assert path.read_bytes()[128:132] == b"DICM"

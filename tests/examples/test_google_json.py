@@ -39,7 +39,9 @@ def test_round_trip_through_pydicom_from_json(small_study: list[Dataset]) -> Non
         originals = all_elements(ds)
         fetched: list[str] = []
 
-        def bulk(tag: str, vr: str, uri: str, originals: dict = originals) -> bytes:
+        def bulk(
+            tag: str, vr: str, uri: str, originals: dict = originals, fetched: list = fetched
+        ) -> bytes:
             fetched.append(tag)
             return originals[int(tag, 16)].value
 
