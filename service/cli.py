@@ -52,6 +52,9 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
     "errorlog": "-",
     "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
     "proc_name": "dicom-resolver",
+    # gunicorn ≥ 24 opens a control socket at one fixed per-user path: two servers on a
+    # host would fight over it, and nothing here uses runtime management.
+    "control_socket_disable": True,
 }
 GUNICORN_CONFIG_FILE = "gunicorn.conf.py"
 
@@ -140,14 +143,18 @@ class DumpError(Exception):
         self.errors = errors or []
 
 
-def print_problem(detail: str, errors: list[dict] | None, stream: IO[str]) -> None:
-    stream.write(f"error: {detail}\n")
-    for error in (errors or [])[:MAX_PRINTED_ERRORS]:
+def print_findings(findings: list[dict], stream: IO[str], prefix: str = "  ") -> None:
+    for error in findings[:MAX_PRINTED_ERRORS]:
         instance = error.get("instance")
         where = f"instance {instance} " if instance is not None else ""
-        stream.write(f"  {where}{error.get('path', '$')}: {error.get('detail')}\n")
-    if errors and len(errors) > MAX_PRINTED_ERRORS:
-        stream.write(f"  … and {len(errors) - MAX_PRINTED_ERRORS} more\n")
+        stream.write(f"{prefix}{where}{error.get('path', '$')}: {error.get('detail')}\n")
+    if len(findings) > MAX_PRINTED_ERRORS:
+        stream.write(f"{prefix}… and {len(findings) - MAX_PRINTED_ERRORS} more\n")
+
+
+def print_problem(detail: str, errors: list[dict] | None, stream: IO[str]) -> None:
+    stream.write(f"error: {detail}\n")
+    print_findings(errors or [], stream)
 
 
 # ---------------------------------------------------------------- show
@@ -388,13 +395,30 @@ def _settings(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from exc
 
 
+class StoreError(Exception):
+    """The store cannot be opened; printed on stderr, exit status 1."""
+
+
+def open_store(url: str) -> Any:
+    """An engine with the schema in place, or StoreError naming the URL without password."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from service.store.engine import make_engine
+
+    try:
+        return make_engine(url)
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        raise StoreError(f"cannot open the store at {masked_url(url)}: "
+                         f"{type(exc).__name__}: {reason}") from exc
+
+
 def cmd_ingest(args: argparse.Namespace, out: IO[str]) -> int:
     from service.ingest import ingest_bytes
     from service.problems import ServiceError
-    from service.store.engine import make_engine
 
     settings = _settings(args)
-    engine = make_engine(settings.database_url)
+    engine = open_store(settings.database_url)
     progress = Progress()
     failed = 0
     try:
@@ -423,6 +447,7 @@ def cmd_ingest(args: argparse.Namespace, out: IO[str]) -> int:
                       f"{_plural(len(result['series']), 'series', 'series')}; "
                       f"dump {result['dump_id']}"
                       f"{'; ' + _plural(len(warnings), 'warning') if warnings else ''}\n")
+            print_findings(warnings, sys.stderr, prefix=f"warning: {path}: ")
     finally:
         engine.dispose()
     return 1 if failed else 0
@@ -435,10 +460,8 @@ def masked_url(url: str) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace, out: IO[str]) -> int:
-    from service.store.engine import make_engine
-
     settings = _settings(args)
-    make_engine(settings.database_url).dispose()
+    open_store(settings.database_url).dispose()
     out.write(f"schema up to date: {masked_url(settings.database_url)}\n")
     return 0
 
@@ -466,12 +489,10 @@ def gunicorn_options(settings: Any, args: argparse.Namespace,
 def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from service.store.engine import make_engine
-
     settings = _settings(args)
     options = gunicorn_options(settings, args, Path.cwd() / GUNICORN_CONFIG_FILE)
     # Create the schema once here, in the master, so that workers do not race to it.
-    make_engine(settings.database_url).dispose()
+    open_store(settings.database_url).dispose()
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -559,6 +580,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DumpError as exc:
         print_problem(exc.detail, exc.errors, sys.stderr)
+        return 1
+    except StoreError as exc:
+        sys.stderr.write(f"error: {exc}\n")
         return 1
     except BrokenPipeError:
         # The reader went away (`… | head`): stop quietly, as Unix tools do.

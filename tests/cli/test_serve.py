@@ -1,0 +1,116 @@
+"""`dicom-resolver serve` as a real process: gunicorn, a free port, SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from service.cli import GUNICORN_DEFAULTS, gunicorn_options, main
+from service.settings import Settings
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited while starting"
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer 200 within {timeout} s")
+
+
+@pytest.mark.slow
+def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    database = tmp_path / "db.sqlite3"
+    env = {**os.environ, "DICOM_RESOLVER_PORT": str(port),
+           "DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{database}"}
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", "--workers", "2"],
+                                   env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/v1/studies", process)
+            answer = requests.get(f"{base}/v1/studies", params={"PatientName": "SECRET^NAME"},
+                                  timeout=10)
+            assert answer.status_code == 200 and answer.json()["total"] == 0
+            assert database.exists()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    log_text = log_path.read_text()
+    assert '"GET /v1/studies" 200' in log_text  # the access log is on …
+    assert "SECRET" not in log_text  # … without query strings
+    assert "Handling signal: term" in log_text
+
+
+def options(tmp_path: Path, **flags) -> dict:
+    args = argparse.Namespace(host=None, port=None, workers=None, **{})
+    for key, value in flags.items():
+        setattr(args, key, value)
+    return gunicorn_options(Settings.load({}, host="0.0.0.0", port=9000), args,
+                            tmp_path / "gunicorn.conf.py")
+
+
+def test_gunicorn_options_layers(tmp_path: Path) -> None:
+    defaults = options(tmp_path)
+    assert defaults["bind"] == "0.0.0.0:9000"
+    assert defaults["workers"] == min(2 * (os.cpu_count() or 1) + 1, 4)
+    assert defaults["threads"] == 4
+    for atom in ("%(q)s", "%(r)s", "%(u)s"):
+        assert atom not in defaults["access_log_format"]
+
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 7\ntimeout = 5\n_private = 1\n")
+    from_file = options(tmp_path)
+    assert (from_file["workers"], from_file["timeout"]) == (7, 5)
+    assert "_private" not in from_file
+    assert from_file["threads"] == GUNICORN_DEFAULTS["threads"]
+
+    flagged = options(tmp_path, port=9100, workers=2, host="::1")
+    assert (flagged["bind"], flagged["workers"]) == ("[::1]:9100", 2)
+
+
+def test_emulate_delegates_or_says_it_is_missing(capsys) -> None:
+    try:
+        from service.emulator import main as emulator_main  # noqa: F401
+    except ImportError:
+        assert main(["emulate", "--help"]) == 2
+        assert "emulator is not available" in capsys.readouterr().err
+    else:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["emulate", "--help"])
+        assert exit_info.value.code == 0
+        assert "usage" in capsys.readouterr().out.lower()
+
+
+def test_help_and_unknown_command(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("show", "tree", "tag", "ingest", "serve", "migrate", "emulate"):
+        assert command in out
+    assert main(["frobnicate"]) == 2
+    assert main([]) == 2
