@@ -8,8 +8,10 @@ and never generates pixels: the JSON of Pixel Data is only a URI.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import time
 from typing import Any
 
 import orjson
@@ -81,7 +83,9 @@ def make_ct_dump(
     """A dump of one CT study with `n_instances` slices split over `n_series` series.
 
     With `with_report` the SR comes first and is counted in `n_instances`.
-    Extra keyword arguments are StudySpec fields.
+    Extra keyword arguments are StudySpec fields. Results are cached per
+    process (as bytes; every call returns fresh objects), so benchmarks and
+    tests asking twice for the same dump pay once.
     """
     n_images = n_instances - (1 if with_report else 0)
     if n_images < 0 or n_series < 1 or (n_images % n_series):
@@ -90,9 +94,16 @@ def make_ct_dump(
         seed=seed, rows=rows, columns=columns, n_slices=n_images // n_series,
         n_series=n_series, with_report=with_report, with_pixels=False, **spec_fields,
     )
-    dump = study_dump(spec)
-    logger.debug("generated a CT dump of %d instances", len(dump))
-    return dump
+    return orjson.loads(_encoded_study_dump(spec))
+
+
+@functools.lru_cache(maxsize=8)
+def _encoded_study_dump(spec: StudySpec) -> bytes:
+    started = time.perf_counter()
+    encoded = orjson.dumps(study_dump(spec))
+    logger.debug("generated %d slices in %.2f s", spec.n_slices * spec.n_series,
+                 time.perf_counter() - started)
+    return encoded
 
 
 def studies_specs(n_studies: int, *, seed: int = 0, slices_per_study: int = 2) -> list[StudySpec]:
@@ -137,8 +148,12 @@ def make_studies(
     Studies cycle through CT, MR, CT and report-only (SR) studies; about two thirds
     of the image studies also have a report; every fifth study belongs to the
     previous study's patient. Images are 64 × 64 (the JSON does not carry pixels).
+    Cached per process like make_ct_dump.
     """
-    return [study_dump(spec) for spec in studies_specs(
-        n_studies, seed=seed, slices_per_study=slices_per_study
-    )]
+    return orjson.loads(_encoded_studies(n_studies, seed, slices_per_study))
 
+
+@functools.lru_cache(maxsize=8)
+def _encoded_studies(n_studies: int, seed: int, slices_per_study: int) -> bytes:
+    specs = studies_specs(n_studies, seed=seed, slices_per_study=slices_per_study)
+    return orjson.dumps([study_dump(spec) for spec in specs])

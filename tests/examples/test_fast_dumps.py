@@ -40,6 +40,11 @@ def test_fast_instances_are_independent_objects() -> None:
     dump = make_ct_dump(3)
     dump[0]["00100010"]["Value"][0]["Alphabetic"] = "CHANGED"
     assert value(dump[1], "00100010") == {"Alphabetic": "SUMBERG^ANDREW^^MR."}
+    # Results are cached per process, but a caller's changes never leak into the cache.
+    assert value(make_ct_dump(3)[0], "00100010") == {"Alphabetic": "SUMBERG^ANDREW^^MR."}
+    studies = make_studies(2)
+    studies[0].clear()
+    assert make_studies(2)[0]
 
 
 def test_make_ct_dump_counts_series_and_is_fast_enough() -> None:
