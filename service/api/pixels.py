@@ -1,0 +1,151 @@
+"""GET …/instances/{instance}/pixels: one frame (or all) in modality units, as npy/raw/json/png.
+
+The representation comes from `format`, else from `Accept`, else npy. The
+work is in service.pixelservice; this view parses the request and shapes
+the answer (body, media type, X-* headers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from service.api import engine, params
+from service.bulkdata.client import BulkDataClient
+from service.pixels.encode import to_json_lists, to_npy, to_png, to_raw
+from service.pixels.errors import EncodeError, WindowError
+from service.pixels.hounsfield import parse_window, window_to_uint8
+from service.pixelservice import (
+    InstancePixels,
+    PixelQuery,
+    describe_headers,
+    numbers,
+    resolve_pixels,
+)
+from service.problems import BadRequest, NotAcceptable
+
+blueprint = Blueprint("pixels", __name__, url_prefix="/v1/studies")
+
+NPY, RAW, JSON, PNG = "application/x-npy", "application/octet-stream", "application/json", \
+    "image/png"
+FORMATS = {"npy": NPY, "raw": RAW, "json": JSON, "png": PNG}
+PARAMETERS = frozenset({"frame", "format", "window", "dtype"})
+# JSON is for small images: nested lists of floats are ~10× the npy size and slow to build.
+JSON_MAX_VALUES = 256 * 256
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    mimetype: str
+    headers: dict[str, str]
+
+
+def bulkdata() -> BulkDataClient:
+    return current_app.extensions["bulkdata"]
+
+
+@blueprint.get("/<study>/series/<series>/instances/<instance>/pixels")
+def get_pixels(study: str, series: str, instance: str) -> Response:
+    args = request.args
+    unknown = sorted(set(args) - PARAMETERS)
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}; parameters are "
+                         f"{', '.join(sorted(PARAMETERS))}", parameter=unknown[0])
+    media_type = negotiate(args.get("format"), request.headers.get("Accept"))
+    frames = parse_frame(args.get("frame"))
+    query = PixelQuery(params.uid(study, "study"), params.uid(series, "series"),
+                       params.uid(instance, "instance"), frames, parse_dtype(args.get("dtype")))
+    if media_type == PNG and frames is None:
+        raise NotAcceptable("image/png holds one frame; ask for frame=N, or npy/raw for all.",
+                            parameter="frame")
+    pixels = resolve_pixels(engine(), bulkdata(), query)
+    rendered = render(pixels, media_type, args.get("window"), single=frames is not None)
+    response = Response(rendered.body, mimetype=rendered.mimetype)
+    response.headers.update(describe_headers(pixels))
+    response.headers.update(rendered.headers)
+    response.headers["X-Frames"] = ",".join(str(n) for n in pixels.frames)
+    # Pixels are patient data: shared caches must not keep them.
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.vary.add("Accept")
+    return response
+
+
+def negotiate(fmt: str | None, accept: str | None) -> str:
+    """`format` wins; else the best of Accept; no Accept → npy; nothing acceptable → 406."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise BadRequest(f"format must be one of {', '.join(FORMATS)}", parameter="format")
+        return FORMATS[fmt]
+    if not accept or not accept.strip():
+        return NPY
+    best = request.accept_mimetypes.best_match([NPY, RAW, JSON, PNG])
+    if best is None:
+        raise NotAcceptable(
+            f"None of the accepted media types can be served; available: "
+            f"{', '.join(FORMATS.values())} (or format={'|'.join(FORMATS)}).",
+            available=list(FORMATS.values()))
+    return best
+
+
+def parse_frame(value: str | None) -> tuple[int, ...] | None:
+    """1-based frame number (default 1), or "all" → None."""
+    if value is None or value == "":
+        return (1,)
+    if value.strip().lower() == "all":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest("frame must be a 1-based frame number or 'all'",
+                         parameter="frame") from None
+    if number < 1:
+        raise BadRequest("frame numbers start at 1", parameter="frame")
+    return (number,)
+
+
+def parse_dtype(value: str | None) -> str:
+    if value is None or value == "":
+        return "float32"
+    if value not in ("float32", "int16"):
+        raise BadRequest("dtype must be float32 or int16", parameter="dtype")
+    return value
+
+
+def render(pixels: InstancePixels, media_type: str, window: str | None, *,
+           single: bool) -> Rendered:
+    """The body of the answer in `media_type`; a single frame loses the frame axis."""
+    values = pixels.values[0] if single else pixels.values
+    if media_type == NPY:
+        return Rendered(to_npy(values), NPY, {})
+    if media_type == RAW:
+        raw = to_raw(values)
+        return Rendered(raw.body, RAW, {"X-Shape": raw.shape, "X-Dtype": raw.dtype})
+    if media_type == JSON:
+        try:
+            lists = to_json_lists(values, JSON_MAX_VALUES)
+        except EncodeError as exc:
+            raise NotAcceptable(f"{exc}.", parameter="format", max_values=JSON_MAX_VALUES) \
+                from exc
+        return Rendered(orjson.dumps(lists), JSON, {})
+    return _png(pixels.values[0], pixels.attributes, pixels.frames[0],
+                pixels.description.photometric_interpretation, window)
+
+
+def _png(values: np.ndarray, attrs: Mapping[str, Any], frame: int, photometric: str,
+         window: str | None) -> Rendered:
+    try:
+        center, width = parse_window(window, attrs, frame=frame)
+        image = window_to_uint8(values, center, width, photometric_interpretation=photometric)
+    except WindowError as exc:
+        raise BadRequest(f"window: {exc}.", parameter="window") from exc
+    try:
+        body = to_png(image)
+    except EncodeError as exc:
+        raise NotAcceptable(f"{exc}.", parameter="format") from exc
+    return Rendered(body, PNG, {"X-Window": numbers([center, width])})

@@ -1,0 +1,234 @@
+"""The pixel use case: a stored instance → its Pixel Data fetched → modality values (HU).
+
+Ties the store (normalized attributes, parsed once with orjson), the bulk-data
+client (allowlist, google-auth, retries, single-flight payload cache) and the
+pure pixel pipeline (decode, modality transformation). No Flask here: the
+view in service/api/pixels.py parses the request and shapes the answer.
+
+Errors leave as service.problems errors: metadata that cannot describe the
+pixels → 422, a payload that does not match it → 502 naming what differed,
+a frame outside 1..NumberOfFrames → 404 naming `frame`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import Engine
+
+from service.bulkdata.client import BulkDataClient, PixelPayload
+from service.pixels.decode import decode_frame_codestreams, decode_frames
+from service.pixels.description import PixelDescription
+from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
+from service.pixels.hounsfield import modality_transform
+from service.pixels.modality import Rescale, first_item, modality_lut, rescale_for_frame
+from service.problems import NotFound, Unprocessable, UpstreamError
+from service.store.queries import get_instance
+
+log = logging.getLogger(__name__)
+
+OUTPUT_DTYPES = ("float32", "int16")
+
+
+@dataclass(frozen=True)
+class PixelQuery:
+    """What the caller asked for: one instance, 1-based frames (None: all), output dtype."""
+
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    frames: tuple[int, ...] | None = (1,)
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class InstancePixels:
+    """Modality values of the asked frames, shaped (frames, rows, columns[, samples])."""
+
+    values: np.ndarray
+    frames: list[int]
+    attributes: Mapping[str, Any]
+    description: PixelDescription
+    rescales: list[Rescale] | None  # None when a Modality LUT Sequence was applied
+
+
+@contextmanager
+def metadata_errors(sop_uid: str) -> Iterator[None]:
+    """Pixel errors caused by the stored metadata (or the request) → 404/422 problems."""
+    try:
+        yield
+    except FrameRangeError as exc:
+        raise NotFound(f"frame: {exc}.", parameter="frame", sop_instance_uid=sop_uid) from exc
+    except DtypeError as exc:
+        raise Unprocessable(f"dtype: {exc}.", parameter="dtype",
+                            sop_instance_uid=sop_uid) from exc
+    except PixelDataError as exc:
+        raise Unprocessable(f"The stored attributes cannot describe the pixel data: {exc}.",
+                            sop_instance_uid=sop_uid) from exc
+
+
+def load_attributes(engine: Engine, query: PixelQuery) -> dict[str, Any]:
+    """The instance's normalized attributes; 404 when unknown or without pixel data."""
+    stored = get_instance(engine, query.study_uid, query.series_uid, query.sop_uid)
+    if stored is None:
+        raise NotFound(f"instance {query.sop_uid} of series {query.series_uid} of study "
+                       f"{query.study_uid} is not stored")
+    if not stored.has_pixel_data:
+        raise NotFound(f"instance {query.sop_uid} has no pixel data (no Pixel Data "
+                       "(7FE0,0010) attribute); it may be a report or another non-image "
+                       "object", sop_instance_uid=query.sop_uid, reason="no-pixel-data")
+    if stored.pixel_module_missing:
+        missing = ", ".join(stored.pixel_module_missing)
+        raise Unprocessable(
+            f"The stored metadata of instance {query.sop_uid} lacks {missing} of the Image "
+            "Pixel module, so its pixel data cannot be decoded.",
+            sop_instance_uid=query.sop_uid, missing=list(stored.pixel_module_missing))
+    return orjson.loads(stored.attributes)
+
+
+def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
+    """Fetch (or take from the cache), decode and rescale the asked frames of one instance."""
+    if query.dtype not in OUTPUT_DTYPES:
+        raise Unprocessable(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}",
+                            parameter="dtype")
+    started = time.perf_counter()
+    attrs = load_attributes(engine, query)
+    with metadata_errors(query.sop_uid):
+        desc = PixelDescription.from_attributes(attrs)
+        indices = desc.frame_indices(query.frames)  # before any fetch: 404 costs nothing
+    frames = [index + 1 for index in indices]
+    payload = fetch_payload(client, attrs, desc, query)
+    fetched = time.perf_counter()
+    stored = decode_payload(payload, desc, frames, query.sop_uid)
+    with metadata_errors(query.sop_uid):
+        values = modality_transform(stored, attrs, frames, query.dtype)
+        rescales = None if modality_lut(attrs) is not None else [
+            rescale_for_frame(attrs, frame) for frame in frames]
+    log.debug("pixels of %s: %d frame(s), fetch %.1f ms, decode+rescale %.1f ms",
+              query.sop_uid, len(frames), (fetched - started) * 1e3,
+              (time.perf_counter() - fetched) * 1e3)
+    return InstancePixels(values, frames, attrs, desc, rescales)
+
+
+def fetch_payload(client: BulkDataClient, attrs: Mapping[str, Any], desc: PixelDescription,
+                  query: PixelQuery) -> PixelPayload:
+    """Pixel Data bytes: inline in the dump, else through the client (and its cache)."""
+    pixel_data = attrs.get("PixelData")
+    if isinstance(pixel_data, Mapping) and "InlineBinary" in pixel_data:
+        try:
+            data = base64.b64decode(pixel_data["InlineBinary"], validate=True)
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise Unprocessable("PixelData InlineBinary is not valid base64.",
+                                sop_instance_uid=query.sop_uid) from exc
+        return PixelPayload(data, desc.transfer_syntax_uid, "application/octet-stream")
+    uri = pixel_data.get("BulkDataURI") if isinstance(pixel_data, Mapping) else None
+    if uri is None and "PixelData" not in attrs:
+        raise Unprocessable("Only integer Pixel Data (7FE0,0010) is supported; this instance "
+                            "has Float or Double Float Pixel Data.",
+                            sop_instance_uid=query.sop_uid)
+    return client.fetch_pixel_data(
+        pixel_data_uri=uri, instance_uri_hint=_other_bulkdata_uri(attrs),
+        study_uid=query.study_uid, series_uid=query.series_uid, sop_uid=query.sop_uid,
+        stored_transfer_syntax=_text(attrs.get("TransferSyntaxUID")),
+        number_of_frames=desc.number_of_frames)
+
+
+def decode_payload(payload: PixelPayload, desc: PixelDescription, frames: Sequence[int],
+                   sop_uid: str) -> np.ndarray:
+    """Stored values of `frames`, or 502 saying how the payload disagrees with the metadata."""
+    syntax = payload.transfer_syntax_uid
+    if syntax and syntax != desc.transfer_syntax_uid:
+        # Transcoded upstream, or the metadata lacked (0002,0010): trust the answer's label.
+        desc = dataclasses.replace(desc, transfer_syntax_uid=syntax)
+    try:
+        desc.validate()
+        if payload.frames is not None:
+            if len(payload.frames) != desc.number_of_frames:
+                raise PixelDataError(f"the Healthcare API sent {len(payload.frames)} frames, "
+                                     f"NumberOfFrames is {desc.number_of_frames}")
+            return decode_frame_codestreams([payload.frames[n - 1] for n in frames], desc,
+                                            frame_numbers=frames)
+        return decode_frames(payload.data, desc, frames)
+    except PixelDataError as exc:
+        log.warning("pixel payload of %s does not match its metadata: %s", sop_uid, exc)
+        raise UpstreamError(
+            f"The pixel data returned by the Healthcare API does not match the instance's "
+            f"metadata: {exc}.", sop_instance_uid=sop_uid,
+            transfer_syntax_uid=desc.transfer_syntax_uid,
+            received_bytes=len(payload.data)) from exc
+
+
+# -- geometry and rescale, as response headers -----------------------------------------------
+
+def describe_headers(pixels: InstancePixels) -> dict[str, str]:
+    """X-Rescale-*, X-Pixel-Spacing, X-Image-Position/Orientation: comma-separated numbers.
+
+    Rescale headers hold one value when every returned frame shares it, else one per
+    frame; position is that of the first returned frame. Absent attributes are omitted.
+    """
+    headers: dict[str, str] = {}
+    if pixels.rescales is None:
+        headers["X-Modality-LUT"] = "applied"
+    else:
+        for name, field in (("X-Rescale-Slope", "slope"), ("X-Rescale-Intercept", "intercept")):
+            values = [getattr(rescale, field) for rescale in pixels.rescales]
+            headers[name] = numbers(values[:1] if len(set(values)) == 1 else values)
+    frame = pixels.frames[0]
+    for name, keyword, macro in (
+            ("X-Pixel-Spacing", "PixelSpacing", "PixelMeasuresSequence"),
+            ("X-Image-Position", "ImagePositionPatient", "PlanePositionSequence"),
+            ("X-Image-Orientation", "ImageOrientationPatient", "PlaneOrientationSequence")):
+        value = functional_value(pixels.attributes, keyword, macro, frame)
+        if value:
+            headers[name] = numbers(value)
+    return headers
+
+
+def functional_value(attrs: Mapping[str, Any], keyword: str, macro: str, frame: int) -> Any:
+    """`keyword` at top level, else in the frame's or the shared functional group `macro`."""
+    if attrs.get(keyword) is not None:
+        return attrs[keyword]
+    per_frame = attrs.get("PerFrameFunctionalGroupsSequence")
+    if isinstance(per_frame, list) and 1 <= frame <= len(per_frame):
+        item = first_item(per_frame[frame - 1], macro)
+        if item and item.get(keyword) is not None:
+            return item[keyword]
+    item = first_item(first_item(attrs, "SharedFunctionalGroupsSequence"), macro)
+    return item.get(keyword) if item else None
+
+
+def numbers(values: Any) -> str:
+    """"-1024", "0.5,0.5": integral values without a fraction, others round-trippable."""
+    items = values if isinstance(values, list | tuple) else [values]
+    return ",".join(_number(item) for item in items)
+
+
+def _number(value: Any) -> str:
+    number = float(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _other_bulkdata_uri(attrs: Mapping[str, Any]) -> str | None:
+    # Any other top-level BulkDataURI names the instance URL (e.g. …/bulkdata/00020001).
+    for value in attrs.values():
+        if isinstance(value, Mapping) and isinstance(value.get("BulkDataURI"), str):
+            return value["BulkDataURI"]
+    return None
