@@ -54,8 +54,8 @@ def study_dump(
         template_bytes = orjson.dumps(template)
         series_uid = template_ds.SeriesInstanceUID
         meta = Dataset()
-        meta.file_meta = common.file_meta(template_ds.SOPClassUID, "1.2.3")
-        # Only (0002,0003) of the file meta changes from image to image.
+        # Only (0002,0003) of the file meta changes from image to image: set below.
+        meta.file_meta = common.file_meta(template_ds.SOPClassUID, series_uid)
         meta_json = google_json.file_meta_json(meta)
         for plan in series:
             image = Dataset()
