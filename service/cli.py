@@ -112,8 +112,17 @@ def read_input(path: str, progress: Progress | None = None) -> bytes:
     return b"".join(chunks)
 
 
+class DumpError(Exception):
+    """A dump that cannot be read or is invalid; carries the validation errors."""
+
+    def __init__(self, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
 def load_instances(path: str, max_depth: int) -> list[dict]:
-    """The validated instances of a dump; UsageError-free, raises DumpError on problems."""
+    """The validated instances of a dump; DumpError when unreadable or invalid."""
     try:
         body = read_input(path)
     except OSError as exc:
@@ -132,15 +141,6 @@ def load_instances(path: str, max_depth: int) -> list[dict]:
         raise DumpError(f"{path}: {len(findings.errors)} problem(s) in the dump",
                         [f.to_json() for f in findings.errors])
     return canonical
-
-
-class DumpError(Exception):
-    """A dump that cannot be read or is invalid; carries the validation errors."""
-
-    def __init__(self, detail: str, errors: list[dict] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
 
 
 def print_findings(findings: list[dict], stream: IO[str], prefix: str = "  ") -> None:
