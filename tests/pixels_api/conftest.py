@@ -105,10 +105,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     study = make_study(StudySpec(n_slices=4, rows=64, columns=64))
     halves = make_study(StudySpec(seed=7, n_slices=1, rows=64, columns=64, rescale_slope=0.5,
                                   rescale_intercept=-1024.5, with_report=False))
-    for role, ds, path in zip(
-            ["report", "ct1", "ct2", "ct3", "ct4", "half"], [*study, *halves],
-            write_dicom_files([*study, *halves], folder), strict=True):
-        found.files[role] = path
+    paths = write_dicom_files([*study, *halves], folder)
+    found.files.update(zip(["report", "ct1", "ct2", "ct3", "ct4", "half"], paths, strict=True))
     for role, name in (("rle", "MR_small_RLE.dcm"), ("j2k", "JPEG2000.dcm")):
         found.files[role] = folder / name
         shutil.copyfile(get_testdata_file(name), found.files[role])
