@@ -513,11 +513,9 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_emulate(argv: list[str]) -> int:
-    try:
-        from service.emulator import main as emulator_main
-    except ImportError as exc:
-        sys.stderr.write(f"the emulator is not available in this installation ({exc})\n")
-        return 2
+    # Imported here: the emulator stands beside the service, only the CLI reaches it.
+    from service.emulator.__main__ import main as emulator_main
+
     return int(emulator_main(argv) or 0)
 
 

@@ -23,7 +23,7 @@ def json_response(body: bytes, status: int = 200, mimetype: str = JSON) -> Respo
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.api import dumps, health, pixels, studies, tags
+    from service.api import dumps, health, pixels, spec, studies, tags
 
-    for module in (health, dumps, studies, tags, pixels):
+    for module in (health, spec, dumps, studies, tags, pixels):
         app.register_blueprint(module.blueprint)
