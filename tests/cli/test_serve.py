@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.cli import GUNICORN_DEFAULTS, gunicorn_options, main
+from service.cli import main
+from service.server import GUNICORN_DEFAULTS, gunicorn_options
 from service.settings import Settings
 
 VENV_BIN = Path(sys.executable).parent

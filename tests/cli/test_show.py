@@ -13,7 +13,8 @@ from pydicom.datadict import dictionary_description, get_private_entry
 from pydicom.multival import MultiValue
 from pydicom.uid import generate_uid
 
-from service.cli import MAX_VALUE_CHARS, main
+from service.cli import main
+from service.dicom.listing import MAX_VALUE_CHARS
 
 from .conftest import ct_image, to_instance, write_dump
 

@@ -1,0 +1,123 @@
+"""Running the API under gunicorn: options, the store in the master, the application.
+
+gunicorn and SQLAlchemy are imported inside the functions so that the light commands
+of the CLI (`show`, `tree`, `tag`) do not pay for them at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from service.settings import Settings
+
+# Options of `serve`; a gunicorn.conf.py in the working directory overrides them, the
+# command's flags override both. The access log format leaves out the query string
+# (%(q)s, %(r)s): queries carry patient names and IDs.
+GUNICORN_DEFAULTS: dict[str, Any] = {
+    "workers": min(2 * (os.cpu_count() or 1) + 1, 4),
+    "threads": 4,
+    "worker_class": "gthread",
+    "timeout": 120,  # a volume fetched from Google can take a while
+    "graceful_timeout": 20,
+    "keepalive": 5,
+    "accesslog": "-",
+    "errorlog": "-",
+    "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+    "proc_name": "dicom-resolver",
+    # gunicorn ≥ 24 opens a control socket at one fixed per-user path: two servers on a
+    # host would fight over it, and nothing here uses runtime management.
+    "control_socket_disable": True,
+}
+GUNICORN_CONFIG_FILE = "gunicorn.conf.py"
+
+
+class StoreError(Exception):
+    """The store cannot be opened; the CLI prints it on stderr, exit status 1."""
+
+
+def masked_url(url: str) -> str:
+    """The database URL with its password replaced by ***, fit to print."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_store(url: str) -> Any:
+    """An engine with the schema in place, or StoreError naming the URL without password."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from service.store.engine import make_engine
+
+    try:
+        return make_engine(url)
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        raise StoreError(f"cannot open the store at {masked_url(url)}: "
+                         f"{type(exc).__name__}: {reason}") from exc
+
+
+class ServeFlags(Protocol):
+    """What the command line may override: unset (None, 0) leaves the lower layers."""
+
+    host: str | None
+    port: int | None
+    workers: int | None
+
+
+@dataclass(frozen=True)
+class _Flags:
+    host: str | None = None
+    port: int | None = None
+    workers: int | None = None
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def gunicorn_options(settings: Settings, flags: ServeFlags,
+                     config_file: Path | None) -> dict[str, Any]:
+    """Defaults, then the bind of the settings, then gunicorn.conf.py, then the flags."""
+    options = dict(GUNICORN_DEFAULTS)
+    options["bind"] = _bind(settings.host, settings.port)
+    if config_file is not None and config_file.is_file():
+        namespace = runpy.run_path(str(config_file))
+        options.update({k: v for k, v in namespace.items() if not k.startswith("_")})
+    if flags.host or flags.port:
+        options["bind"] = _bind(flags.host or settings.host, flags.port or settings.port)
+    if flags.workers:
+        options["workers"] = flags.workers
+    return options
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
+          workers: int | None = None) -> int:
+    """Run the API under gunicorn until it halts; the exit status. StoreError first."""
+    from gunicorn.app.base import BaseApplication
+
+    options = gunicorn_options(settings, _Flags(host, port, workers),
+                               Path.cwd() / GUNICORN_CONFIG_FILE)
+    # Create the schema once here, in the master, so that workers do not race to it.
+    open_store(settings.database_url).dispose()
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings and value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Callable:
+            from service import create_app
+
+            return create_app(settings)
+
+    try:
+        Server().run()
+    except SystemExit as exc:  # gunicorn's arbiter exits when it halts
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
