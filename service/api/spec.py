@@ -20,14 +20,23 @@ blueprint = Blueprint("spec", __name__)
 
 MEDIA_TYPE = "application/yaml"  # RFC 9512
 _PACKAGE = Path(__file__).resolve().parent.parent
-# First match wins: the source next to the package, then the packaged copy.
-CANDIDATES = (_PACKAGE.parent / "openapi.yaml", _PACKAGE / "openapi.yaml")
 _CACHE_KEY = "openapi_document"
 
 
-def find_document(candidates: tuple[Path, ...] = CANDIDATES) -> Path | None:
-    """The first existing OpenAPI document among `candidates`."""
-    return next((path for path in candidates if path.is_file()), None)
+def candidates(package: Path = _PACKAGE) -> tuple[Path, ...]:
+    """Where the document may be, best first: the source checkout's, then the packaged copy.
+
+    The directory above an installed package is site-packages, where an openapi.yaml
+    could belong to anyone: it counts as the repository root only beside our pyproject.toml.
+    """
+    root = package.parent
+    source = (root / "openapi.yaml",) if (root / "pyproject.toml").is_file() else ()
+    return (*source, package / "openapi.yaml")
+
+
+def find_document(paths: tuple[Path, ...] | None = None) -> Path | None:
+    """The first existing file among `paths` (default: candidates())."""
+    return next((path for path in paths or candidates() if path.is_file()), None)
 
 
 def _document() -> bytes:

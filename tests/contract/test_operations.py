@@ -89,14 +89,28 @@ def test_served_document_is_the_contract(contract: Contract) -> None:
 
 
 def test_document_search_order(tmp_path: Path) -> None:
-    source, packaged = tmp_path / "openapi.yaml", tmp_path / "service" / "openapi.yaml"
-    assert spec.find_document((source, packaged)) is None
-    packaged.parent.mkdir()
-    packaged.write_text("openapi: 3.1.0\n")
-    assert spec.find_document((source, packaged)) == packaged
+    package = tmp_path / "service"
+    package.mkdir()
+    source, packaged = tmp_path / "openapi.yaml", package / "openapi.yaml"
     source.write_text("openapi: 3.1.0\n")
-    assert spec.find_document((source, packaged)) == source
+    # Without a pyproject.toml beside it, the parent directory is not a source checkout
+    # (it may be site-packages): its openapi.yaml is not ours.
+    assert spec.candidates(package) == (packaged,)
+    assert spec.find_document(spec.candidates(package)) is None
+    packaged.write_text("openapi: 3.1.0\n")
+    assert spec.find_document(spec.candidates(package)) == packaged
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    assert spec.find_document(spec.candidates(package)) == source
 
 
 def test_source_checkout_serves_the_repository_file() -> None:
     assert spec.find_document() == SPEC_PATH
+
+
+def test_missing_document_is_404(contract: Contract, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # An installation without the document (not packaged): stand in an empty place.
+    monkeypatch.setattr(spec, "candidates", lambda: (tmp_path / "openapi.yaml",))
+    response = contract.call("GET", "/openapi.yaml")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
