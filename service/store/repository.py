@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 
 from service.dicom.json_model import dumps
 from service.dicom.records import InstanceRecord
+from service.store import qido
 from service.store.engine import WRITE
 from service.store.schema import dumps as dumps_table
 from service.store.schema import instances, series, studies
@@ -140,12 +141,14 @@ def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
                 "study_date": record.study_date, "study_time": record.study_time,
                 "accession_number": record.accession_number,
                 "attributes": dumps(record.study_attributes), "updated_at": now,
+                **qido.study_columns(record.dicom_json),  # DICOM JSON of the level
             }
         if record.series_uid not in series_rows:
             series_rows[record.series_uid] = {
                 "series_uid": record.series_uid, "study_uid": record.study_uid,
                 "modality": record.modality, "series_number": record.series_number,
                 "attributes": dumps(record.series_attributes), "updated_at": now,
+                **qido.series_columns(record.dicom_json),
             }
     _upsert(connection, studies, "study_uid", list(study_rows.values()))
     _upsert(connection, series, "series_uid", list(series_rows.values()))

@@ -52,6 +52,8 @@ studies = Table(
     Column("series_count", Integer, nullable=False, default=0),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
+    # Study- and patient-level attributes as DICOM JSON (QIDO-RS answers; store/qido.py).
+    Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_studies_order", "study_date", "study_time", "study_uid"),
 )
@@ -65,6 +67,8 @@ series = Table(
     Column("series_number", Integer),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
+    # Series-level attributes as DICOM JSON (QIDO-RS answers; store/qido.py).
+    Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_series_study_modality", "study_uid", "modality"),
     Index("ix_series_study_number", "study_uid", "series_number"),

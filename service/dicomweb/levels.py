@@ -1,0 +1,96 @@
+"""Which information-model level an attribute belongs to, and what each QIDO level returns.
+
+The level split is the store's (service.dicom.normalize): group 0010 and the
+Study IE modules are study level, the Series, Frame of Reference and Equipment
+IEs are series level, everything else (private tags included) is instance level.
+Return attributes follow PS3.18 §10.6.3.3 (Tables 10.6.3-3 to 10.6.3-5).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from service.dicom import dictionary
+from service.dicom.normalize import SERIES_KEYWORDS, STUDY_KEYWORDS
+
+STUDY, SERIES, INSTANCE = "study", "series", "instance"
+LEVELS = (STUDY, SERIES, INSTANCE)
+
+SPECIFIC_CHARACTER_SET = "00080005"
+TIMEZONE_OFFSET = "00080201"
+MODALITIES_IN_STUDY = "00080061"
+INSTANCE_AVAILABILITY = "00080056"
+RETRIEVE_URL = "00081190"
+STUDY_RELATED_SERIES = "00201206"
+STUDY_RELATED_INSTANCES = "00201208"
+SERIES_RELATED_INSTANCES = "00201209"
+STUDY_UID, SERIES_UID, SOP_UID = "0020000D", "0020000E", "00080018"
+
+# Attributes computed by the service, not stored in any instance.
+COMPUTED = frozenset({MODALITIES_IN_STUDY, INSTANCE_AVAILABILITY, RETRIEVE_URL,
+                      STUDY_RELATED_SERIES, STUDY_RELATED_INSTANCES, SERIES_RELATED_INSTANCES})
+# Always answered with the level's own attributes (character set: how to read the strings).
+COMMON = (SPECIFIC_CHARACTER_SET, TIMEZONE_OFFSET)
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    # StudyDate, StudyTime, AccessionNumber, InstanceAvailability, ModalitiesInStudy,
+    # ReferringPhysicianName, RetrieveURL, PatientName, PatientID, PatientBirthDate,
+    # PatientSex, StudyInstanceUID, StudyID, NumberOfStudyRelatedSeries/Instances.
+    STUDY: ("00080020", "00080030", "00080050", INSTANCE_AVAILABILITY, MODALITIES_IN_STUDY,
+            "00080090", RETRIEVE_URL, "00100010", "00100020", "00100030", "00100040",
+            STUDY_UID, "00200010", STUDY_RELATED_SERIES, STUDY_RELATED_INSTANCES),
+    # Modality, SeriesDescription, RetrieveURL, SeriesInstanceUID, SeriesNumber,
+    # NumberOfSeriesRelatedInstances, PerformedProcedureStepStartDate/Time,
+    # RequestAttributesSequence.
+    SERIES: ("00080060", "0008103E", RETRIEVE_URL, SERIES_UID, "00200011",
+             SERIES_RELATED_INSTANCES, "00400244", "00400245", "00400275"),
+    # SOPClassUID, SOPInstanceUID, InstanceAvailability, RetrieveURL, InstanceNumber,
+    # Rows, Columns, BitsAllocated, NumberOfFrames.
+    INSTANCE: ("00080016", SOP_UID, INSTANCE_AVAILABILITY, RETRIEVE_URL, "00200013",
+               "00280010", "00280011", "00280100", "00280008"),
+}
+
+
+@lru_cache(maxsize=16384)
+def level_of(key: str) -> str:
+    """The level of a top-level attribute key ("GGGGEEEE")."""
+    if key in (SPECIFIC_CHARACTER_SET, TIMEZONE_OFFSET):
+        return STUDY  # repeated at every level by level_dataset
+    if key in (MODALITIES_IN_STUDY, STUDY_RELATED_SERIES, STUDY_RELATED_INSTANCES):
+        return STUDY
+    if key == SERIES_RELATED_INSTANCES:
+        return SERIES
+    tag = int(key, 16)
+    if dictionary.is_private(tag):
+        return INSTANCE
+    info = dictionary.lookup(tag)
+    if info is None or info.keyword is None or info.repeater:
+        return INSTANCE
+    if tag >> 16 == 0x0010 or info.keyword in STUDY_KEYWORDS:
+        return STUDY
+    if info.keyword in SERIES_KEYWORDS:
+        return SERIES
+    return INSTANCE
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level)
+
+
+def level_dataset(instance: dict[str, Any], level: str) -> dict[str, Any]:
+    """The attributes of one level taken from a whole instance, plus the common ones."""
+    picked = {key: value for key, value in instance.items() if level_of(key) == level}
+    for key in COMMON:
+        if key in instance:
+            picked[key] = instance[key]
+    return picked
+
+
+@lru_cache(maxsize=16384)
+def vr_of(key: str) -> str:
+    """The dictionary VR of a tag key (the first of "US or SS"); "UN" when unknown."""
+    info = dictionary.lookup(int(key, 16))
+    if info is None or not info.vr:
+        return "UN"
+    return info.vr.split(" ")[0]
