@@ -235,8 +235,15 @@ def cmd_migrate(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+DEMO_WORKDIR = Path("var/demo")
+
+
 def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
-    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers)
+    from service.demo import needs_demo
+
+    demo = needs_demo(os.environ) if args.demo is None else args.demo
+    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers,
+                 demo_workdir=DEMO_WORKDIR if demo else None)
 
 
 def cmd_emulate(argv: list[str]) -> int:
@@ -275,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
+    serve.add_argument("--demo", action=argparse.BooleanOptionalAction, default=None,
+                       help="start the Healthcare API stand-in with the example study "
+                            "(default: only when no Google credentials or API root are set)")
     serve.set_defaults(handler=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="create or update the database schema")

@@ -6,8 +6,10 @@ of the CLI (`show`, `tree`, `tag`) do not pay for them at start-up.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import runpy
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,15 +97,38 @@ def gunicorn_options(settings: Settings, flags: ServeFlags,
     return options
 
 
+def _start_demo(settings: Settings, workdir: Path) -> tuple[Settings, Any]:
+    """Demo mode: the Healthcare API stand-in on loopback with the example study, ingested."""
+    from service.demo import start_demo
+
+    handle = start_demo(settings, workdir, out=sys.stderr)
+    # google-auth finds credentials through the environment; the workers inherit it.
+    os.environ.update(handle.env)
+    settings = dataclasses.replace(settings, **handle.settings_overrides)
+    engine = open_store(settings.database_url)
+    try:
+        handle.ingest(engine)
+    finally:
+        engine.dispose()
+    return settings, handle
+
+
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
-          workers: int | None = None) -> int:
-    """Run the API under gunicorn until it halts; the exit status. StoreError first."""
+          workers: int | None = None, demo_workdir: Path | None = None) -> int:
+    """Run the API under gunicorn until it halts; the exit status. StoreError first.
+
+    With `demo_workdir`, demo mode runs first (see service.demo) and stops with the server.
+    """
     from gunicorn.app.base import BaseApplication
 
     options = gunicorn_options(settings, _Flags(host, port, workers),
                                Path.cwd() / GUNICORN_CONFIG_FILE)
     # Create the schema once here, in the master, so that workers do not race to it.
     open_store(settings.database_url).dispose()
+    demo = None
+    master_pid = os.getpid()
+    if demo_workdir is not None:
+        settings, demo = _start_demo(settings, demo_workdir)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -120,4 +145,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         Server().run()
     except SystemExit as exc:  # gunicorn's arbiter exits when it halts
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    finally:
+        # Workers are forks of this process and unwind this same stack when they exit:
+        # only the master owns the emulator thread.
+        if demo is not None and os.getpid() == master_pid:
+            demo.stop()
     return 0

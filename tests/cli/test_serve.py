@@ -48,7 +48,8 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
            "DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{database}"}
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", "--workers", "2"],
+        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", "--workers", "2",
+                                    "--no-demo"],
                                    env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
@@ -67,6 +68,40 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert '"GET /v1/studies" 200' in log_text  # the access log is on …
     assert "SECRET" not in log_text  # … without query strings
     assert "Handling signal: term" in log_text
+
+
+@pytest.mark.slow
+def test_serve_without_credentials_starts_demo_mode(tmp_path: Path) -> None:
+    """What `make run` does on a fresh machine: the stand-in, the example study, pixels."""
+    from service.examples.factory import load_example_dump
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("GOOGLE_APPLICATION_CREDENTIALS", "DICOM_RESOLVER_HEALTHCARE_API_ROOT")}
+    env.update({"DICOM_RESOLVER_PORT": str(port), "HOME": str(tmp_path),
+                "DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    example = load_example_dump()
+    ct = next(i for i in example if i["00080060"]["Value"] == ["CT"])
+    study, series, sop = (ct[key]["Value"][0] for key in ("0020000D", "0020000E", "00080018"))
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", "--workers", "2"],
+                                   env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/v1/studies", process, timeout=120)
+            page = requests.get(f"{base}/v1/studies", timeout=10).json()
+            assert [item["StudyInstanceUID"] for item in page["items"]] == [study]
+            pixels = requests.get(f"{base}/v1/studies/{study}/series/{series}/instances/{sop}"
+                                  "/pixels?format=png&window=lung", timeout=60)
+            assert pixels.status_code == 200 and pixels.content.startswith(b"\x89PNG")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert "demo" in log_path.read_text().lower()
 
 
 def options(tmp_path: Path, **flags) -> dict:
