@@ -29,6 +29,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.blueprint)
     from service.api import dicomweb  # QIDO-RS / WADO-RS under /dicomweb
     app.register_blueprint(dicomweb.blueprint)
+    from service.api import dicomweb  # QIDO-RS / WADO-RS under /dicomweb
+    app.register_blueprint(dicomweb.blueprint)
     from service import explorer  # the built-in web page at / (static files, no API of its own)
 
     app.register_blueprint(explorer.blueprint)

@@ -70,9 +70,9 @@ def _text_condition(column: Any, flt: Filter, upper: bool = False) -> tuple[Any,
     return or_(*conditions), not likes
 
 
-def _condition(flt: Filter) -> tuple[ColumnElement | None, bool]:
+def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
     """(SQL condition or None, whether it decides the match alone)."""
-    if len(flt.path) > 1:
+    if len(flt.path) > 1 or (fuzzy and flt.vr == "PN"):
         return None, False
     key, kinds = flt.key, {t.kind for t in flt.terms}
     uid_columns = {levels.STUDY_UID: studies.c.study_uid, levels.SERIES_UID: series.c.series_uid,
@@ -143,7 +143,7 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope) -> Candidate
     """The rows of a QIDO search: the page itself, or every candidate to match in Python."""
     conditions, residual = [], []
     for flt in query.matching:
-        condition, exact = (None, False) if query.empty else _condition(flt)
+        condition, exact = (None, False) if query.empty else _condition(flt, query.fuzzy)
         if condition is not None:
             conditions.append(condition)
         if not exact:

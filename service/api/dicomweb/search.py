@@ -1,0 +1,131 @@
+"""QIDO-RS: GET /dicomweb/studies, /series, /instances and their scoped forms (§10.6).
+
+The query is parsed (service.dicomweb.query), SQL narrows and orders the rows
+(service.store.qido), keys SQL cannot decide are matched in Python over the
+stored DICOM JSON (service.dicomweb.matching), and each result is cut down to
+the attributes the level returns (service.dicomweb.answers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Response, request
+
+from service.api import engine, params, settings
+from service.api.dicomweb import DICOM_JSON, base_url, blueprint
+from service.dicomweb import levels
+from service.dicomweb.answers import answer_keys, computed, select
+from service.dicomweb.matching import Options, matches_all
+from service.dicomweb.query import QidoQuery, QueryError, parse_query
+from service.dicomweb.uris import rewrite_bulkdata_uris
+from service.problems import BadRequest, NotAcceptable, NotFound
+from service.store import qido
+from service.store.qido import Scope
+
+STUDY, SERIES, INSTANCE = levels.STUDY, levels.SERIES, levels.INSTANCE
+
+
+@blueprint.get("/studies")
+def search_studies() -> Response:
+    return _search(STUDY, Scope(), ())
+
+
+@blueprint.get("/series")
+def search_all_series() -> Response:
+    return _search(SERIES, Scope(), ())
+
+
+@blueprint.get("/instances")
+def search_all_instances() -> Response:
+    return _search(INSTANCE, Scope(), ())
+
+
+@blueprint.get("/studies/<study>/series")
+def search_series(study: str) -> Response:
+    return _search(SERIES, Scope(params.uid(study, "study")), (STUDY,))
+
+
+@blueprint.get("/studies/<study>/instances")
+def search_study_instances(study: str) -> Response:
+    return _search(INSTANCE, Scope(params.uid(study, "study")), (STUDY,))
+
+
+@blueprint.get("/studies/<study>/series/<series>/instances")
+def search_instances(study: str, series: str) -> Response:
+    scope = Scope(params.uid(study, "study"), params.uid(series, "series"))
+    return _search(INSTANCE, scope, (STUDY, SERIES))
+
+
+def check_accept_json() -> None:
+    """QIDO and metadata answer DICOM JSON only; 406 for what cannot be met (e.g. XML)."""
+    if request.headers.get("Accept", "").strip() and request.accept_mimetypes.best_match(
+            [DICOM_JSON, "application/json"]) is None:
+        raise NotAcceptable(f"This server answers {DICOM_JSON}.", available=[DICOM_JSON])
+
+
+def _parse(level: str) -> QidoQuery:
+    config = settings()
+    try:
+        return parse_query(request.args.items(multi=True), level,
+                           default_limit=config.qido_default_limit,
+                           max_limit=config.qido_max_limit)
+    except QueryError as exc:
+        raise BadRequest(str(exc), parameter=exc.parameter) from exc
+
+
+def _search(level: str, scope: Scope, fixed: tuple[str, ...]) -> Response:
+    check_accept_json()
+    query = _parse(level)
+    if scope.study_uid is not None and not qido.scope_exists(engine(), scope):
+        what = f"series {scope.series_uid} of study" if scope.series_uid else "study"
+        raise NotFound(f"{what} {scope.study_uid} is not stored")
+    found = qido.find_candidates(engine(), query, scope)
+    base = base_url()
+    keys = None if query.include_all else answer_keys(query, fixed)
+    results: list[dict[str, Any]] = []
+    if found.residual:
+        options, total = Options.of(query), 0
+        for row in found.rows:
+            dataset = _dataset(row, level, base)
+            if matches_all(dataset, found.residual, options):
+                total += 1
+                if query.offset < total <= query.offset + query.limit:
+                    results.append(select(dataset, keys))
+    else:
+        total = found.total
+        results = [select(_dataset(row, level, base), keys) for row in found.rows]
+    if not results and total > 0:
+        return Response(status=204)  # offset past the end: nothing more (§8.3.4.4)
+    response = Response(rewrite_bulkdata_uris(orjson.dumps(results), base), mimetype=DICOM_JSON)
+    remaining = total - query.offset - len(results)
+    if remaining > 0 and (query.capped or "limit" not in request.args):
+        # The server's limit cut the answer: say so (§8.3.4.4), never truncate silently.
+        response.headers["Warning"] = (f"299 {base}/dicomweb: There are {remaining} additional "
+                                       "results that can be requested")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _dataset(row: Any, level: str, base: str) -> dict[str, Any]:
+    """Stored DICOM JSON of the row's levels merged, with the computed attributes."""
+    study_url = f"{base}/dicomweb/studies/{row.study_uid}"
+    modalities = [m for m in (row.modalities or "").split("\\") if m]
+    dataset: dict[str, Any] = orjson.loads(row.study_json) if row.study_json else {}
+    dataset.setdefault(levels.STUDY_UID, {"vr": "UI", "Value": [row.study_uid]})
+    dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
+                            study_series=row.series_count, study_instances=row.study_instances))
+    if level == STUDY:
+        return dataset
+    series_url = f"{study_url}/series/{row.series_uid}"
+    if row.series_json:
+        dataset.update(orjson.loads(row.series_json))
+    dataset.setdefault(levels.SERIES_UID, {"vr": "UI", "Value": [row.series_uid]})
+    dataset.update(computed(SERIES, retrieve_url=series_url,
+                            series_instances=row.series_instances))
+    if level == SERIES:
+        return dataset
+    dataset.update(orjson.loads(row.instance_json))
+    dataset.update(computed(INSTANCE, retrieve_url=f"{series_url}/instances/{row.sop_uid}"))
+    return dataset

@@ -1,0 +1,133 @@
+"""The Accept header of WADO-RS frame and bulk-data retrieval (PS3.18 §8.7.3, §8.7.4).
+
+Frames are always answered multipart/related. What each part can be:
+- application/octet-stream in Explicit VR Little Endian (always available: native
+  frames are sliced, compressed ones decoded);
+- the frames as stored: `transfer-syntax=*`, or the stored syntax by its UID, or the
+  image media type of a compressed syntax (image/jp2, image/jpeg, image/jls, …).
+`type="*/*"` (dicomweb-client's default), a bare `*/*` and no Accept at all get
+Explicit VR Little Endian, which every client can read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+OCTET_STREAM = "application/octet-stream"
+# Compressed transfer syntaxes and the media type of their frames (PS3.18 Table 8.7.3-2).
+IMAGE_MEDIA_TYPES = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2", "1.2.840.10008.1.2.4.91": "image/jp2",
+    "1.2.840.10008.1.2.4.201": "image/jphc", "1.2.840.10008.1.2.4.202": "image/jphc",
+    "1.2.840.10008.1.2.4.203": "image/jphc",
+    "1.2.840.10008.1.2.5": "image/dicom-rle",
+}
+
+
+class NotAcceptableError(ValueError):
+    """No representation the Accept header allows can be produced."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRange:
+    media_type: str
+    params: dict[str, str]
+    quality: float
+
+
+@dataclass(frozen=True, slots=True)
+class FrameChoice:
+    """How to answer: decoded Explicit VR LE (stored=False), or the stored bytes."""
+
+    part_type: str  # media type of each part
+    transfer_syntax: str
+    stored: bool
+
+
+def parse_accept(header: str | None) -> list[MediaRange]:
+    """Media ranges by decreasing quality (stable); quotes around values removed."""
+    ranges: list[MediaRange] = []
+    for item in _split(header or "", ","):
+        pieces = _split(item, ";")
+        if not pieces or not pieces[0].strip():
+            continue
+        params: dict[str, str] = {}
+        for piece in pieces[1:]:
+            name, _, value = piece.partition("=")
+            params[name.strip().lower()] = value.strip().strip('"')
+        try:
+            quality = float(params.pop("q", "1"))
+        except ValueError:
+            quality = 1.0
+        ranges.append(MediaRange(pieces[0].strip().lower(), params, quality))
+    ranges.sort(key=lambda r: -r.quality)
+    return ranges or [MediaRange("*/*", {}, 1.0)]
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """Split at `separator` outside double quotes (type="…" may hold ';' or ',')."""
+    parts, current, quoted = [], [], False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [part for part in (p.strip() for p in parts) if part]
+
+
+def choose_frames(header: str | None, stored_syntax: str, *,
+                  stored_available: bool = True) -> FrameChoice:
+    """The representation of frames for `header`; NotAcceptableError when none fits."""
+    decoded = FrameChoice(OCTET_STREAM, EXPLICIT_VR_LITTLE_ENDIAN, False)
+    native = stored_syntax in (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
+    for accepted in parse_accept(header):
+        if accepted.quality <= 0:
+            continue
+        if accepted.media_type == "*/*":
+            return decoded
+        if accepted.media_type != "multipart/related":
+            continue
+        part_type = accepted.params.get("type", "*/*").lower()
+        syntax = accepted.params.get("transfer-syntax")
+        if part_type in ("*/*", OCTET_STREAM, "application/*") and syntax in (
+                None, EXPLICIT_VR_LITTLE_ENDIAN):
+            return decoded
+        if part_type in ("*/*", OCTET_STREAM) and (syntax == "*" or syntax == stored_syntax):
+            if native:
+                return decoded
+            if stored_available:
+                return FrameChoice(OCTET_STREAM, stored_syntax, True)
+        image_type = IMAGE_MEDIA_TYPES.get(stored_syntax)
+        if image_type and stored_available and (part_type == image_type or (
+                part_type == "image/*" and syntax in (None, "*", stored_syntax))) \
+                and syntax in (None, "*", stored_syntax):
+            return FrameChoice(image_type, stored_syntax, True)
+    available = [f'multipart/related; type="{OCTET_STREAM}"; transfer-syntax='
+                 f"{EXPLICIT_VR_LITTLE_ENDIAN}"]
+    if not native and stored_available:
+        available.append(f'multipart/related; type="{OCTET_STREAM}"; transfer-syntax='
+                         f"{stored_syntax}")
+    raise NotAcceptableError("; or ".join(available))
+
+
+def choose_bulkdata(header: str | None) -> bool:
+    """True for multipart/related (the default), False for a single application/octet-stream."""
+    for accepted in parse_accept(header):
+        if accepted.quality <= 0:
+            continue
+        if accepted.media_type == "*/*":
+            return True
+        if accepted.media_type == "multipart/related" and accepted.params.get(
+                "type", "*/*").lower() in ("*/*", OCTET_STREAM, "application/*"):
+            return True
+        if accepted.media_type == OCTET_STREAM:
+            return False
+    raise NotAcceptableError(f'multipart/related; type="{OCTET_STREAM}" or {OCTET_STREAM}')

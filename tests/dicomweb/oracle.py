@@ -1,0 +1,32 @@
+"""The oracle: the fixture dumps as pydicom reads them, grouped by study, series, instance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pydicom
+
+
+def read(instance: dict[str, Any]) -> pydicom.Dataset:
+    return pydicom.Dataset.from_json(instance, bulk_data_uri_handler=lambda *_: b"")
+
+
+class Oracle:
+    def __init__(self, instances: list[dict[str, Any]]) -> None:
+        self.datasets = [read(instance) for instance in instances]
+        self.by_study: dict[str, list[pydicom.Dataset]] = defaultdict(list)
+        self.by_series: dict[str, list[pydicom.Dataset]] = defaultdict(list)
+        for ds in self.datasets:
+            self.by_study[ds.StudyInstanceUID].append(ds)
+            self.by_series[ds.SeriesInstanceUID].append(ds)
+
+    def studies_where(self, predicate) -> set[str]:  # type: ignore[no-untyped-def]
+        return {uid for uid, items in self.by_study.items() if predicate(items[0])}
+
+    def series_where(self, predicate) -> set[str]:  # type: ignore[no-untyped-def]
+        return {uid for uid, items in self.by_series.items() if predicate(items[0])}
+
+
+def uids(results: list[dict[str, Any]], key: str = "0020000D") -> list[str]:
+    return [result[key]["Value"][0] for result in results]
