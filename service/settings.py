@@ -45,6 +45,8 @@ class Settings:
     upstream_retry_budget_seconds: float = 30.0
     # Log level of the service's loggers.
     log_level: str = "INFO"
+    # Slices of a series volume fetched at once (and held in memory while streaming).
+    volume_fetch_concurrency: int = 16
 
     @classmethod
     def load(

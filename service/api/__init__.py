@@ -27,8 +27,8 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (health, spec, dumps, studies, tags, pixels):
         app.register_blueprint(module.blueprint)
-    from service.api import dicomweb  # QIDO-RS / WADO-RS under /dicomweb
-    app.register_blueprint(dicomweb.blueprint)
+    from service.api import volumes  # series volumes (npy/NRRD/NIfTI) and their geometry
+    app.register_blueprint(volumes.blueprint)
     from service.api import dicomweb  # QIDO-RS / WADO-RS under /dicomweb
     app.register_blueprint(dicomweb.blueprint)
     from service import explorer  # the built-in web page at / (static files, no API of its own)
