@@ -45,8 +45,15 @@ class Settings:
     upstream_retry_budget_seconds: float = 30.0
     # Log level of the service's loggers.
     log_level: str = "INFO"
+    # QIDO-RS page size when the request sets no limit, and the largest honoured limit.
+    qido_default_limit: int = 100
+    qido_max_limit: int = 1000
+    # Origins allowed to call /dicomweb from a browser (CORS; "*" for any, empty: none).
+    dicomweb_cors_origins: tuple[str, ...] = ()
     # Slices of a series volume fetched at once (and held in memory while streaming).
     volume_fetch_concurrency: int = 16
+    # Public root URL of the service for RetrieveURL and BulkDataURIs (default: the request's).
+    public_base_url: str | None = None
 
     @classmethod
     def load(

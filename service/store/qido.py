@@ -36,6 +36,16 @@ def study_columns(dicom_json: bytes) -> dict[str, Any]:
                                                             levels.STUDY))}
 
 
+def merge_study_columns(row: dict[str, Any], dicom_json: bytes) -> None:
+    """Add to a studies row the study-level attributes another series of the dump carries
+    and the row lacks (a report's instance may lack what the images have)."""
+    merged = orjson.loads(row["dicom_json"])
+    extra = levels.level_dataset(orjson.loads(dicom_json), levels.STUDY)
+    missing = {key: value for key, value in extra.items() if key not in merged}
+    if missing:
+        row["dicom_json"] = orjson.dumps(dict(sorted({**merged, **missing}.items())))
+
+
 def series_columns(dicom_json: bytes) -> dict[str, Any]:
     """Columns of the series row derived from one instance's stored DICOM JSON."""
     return {"dicom_json": orjson.dumps(levels.level_dataset(orjson.loads(dicom_json),

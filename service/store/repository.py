@@ -150,6 +150,7 @@ def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
                 "attributes": dumps(record.series_attributes), "updated_at": now,
                 **qido.series_columns(record.dicom_json),
             }
+            qido.merge_study_columns(study_rows[record.study_uid], record.dicom_json)
     _upsert(connection, studies, "study_uid", list(study_rows.values()))
     _upsert(connection, series, "series_uid", list(series_rows.values()))
 

@@ -8,6 +8,7 @@ JPEG 2000 MR) with fresh UIDs, and 30 JSON-only studies for searching and paging
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,11 +105,19 @@ class Server:
         return self.url + "/dicomweb"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start_server(app: Flask) -> tuple[Any, threading.Thread, str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """Serve `app` on the port its public_base_url names (see make_app)."""
+    url = app.extensions["settings"].public_base_url
+    server = make_server("127.0.0.1", int(url.rsplit(":", 1)[1]), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return server, thread, f"http://127.0.0.1:{server.server_port}"
+    return server, thread, url
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +131,8 @@ def make_app(emulator: Emulator, database: Path, **overrides: Any) -> Flask:
         environ={}, database_url=f"sqlite:///{database}", healthcare_api_root=emulator.api_root,
         qido_max_limit=MAX_LIMIT, qido_default_limit=DEFAULT_LIMIT,
         dicomweb_cors_origins=(ORIGIN,), upstream_max_retries=2,
+        # dicomweb-client sends Host without the port: the base URL must be configured.
+        public_base_url=f"http://127.0.0.1:{free_port()}",
         upstream_retry_budget_seconds=5.0, **overrides)
     credentials = service_account.Credentials.from_service_account_file(
         str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])

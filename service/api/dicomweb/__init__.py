@@ -23,8 +23,10 @@ EXPOSED_HEADERS = "Warning, ETag, Content-Location, Content-Range, Content-Lengt
 
 
 def base_url() -> str:
-    """The service's root URL as the client sees it (no trailing slash)."""
-    return request.url_root.rstrip("/")
+    """The service's root URL as the client sees it (no trailing slash): the configured
+    public URL (behind a proxy, or for clients that drop the port from Host, as
+    dicomweb-client does), else the request's own root."""
+    return (settings().public_base_url or request.url_root).rstrip("/")
 
 
 @blueprint.after_request
