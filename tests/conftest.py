@@ -1,7 +1,15 @@
-"""Shared fixtures: an app on a temporary SQLite store, its client, and store snapshots."""
+"""Shared fixtures: an app on a temporary store, its client, and store snapshots.
+
+The store is SQLite in the test's temporary directory, or, when the environment names
+a PostgreSQL server in DICOM_RESOLVER_TEST_DATABASE_URL, a fresh schema of that
+database made for the test and dropped after it (search_path set in the URL, so that
+child processes given the URL see the same schema).
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +23,51 @@ from service.settings import Settings
 from service.store.schema import metadata
 
 
+TEST_DATABASE_VARIABLE = "DICOM_RESOLVER_TEST_DATABASE_URL"
+NO_POSTGRES = (f"PostgreSQL tests need {TEST_DATABASE_VARIABLE}, e.g. "
+               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.load(environ={}, database_url=f"sqlite:///{tmp_path / 'store.sqlite3'}")
+def postgres_url() -> Iterator[str]:
+    """A URL of a fresh, empty schema on the test PostgreSQL server; skips without one."""
+    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
+    if not server_url:
+        pytest.skip(NO_POSTGRES)
+    yield from _fresh_schema(server_url)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """The store of the test: PostgreSQL when configured, else SQLite in tmp_path."""
+    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
+    if server_url:
+        yield from _fresh_schema(server_url)
+    else:
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+def _fresh_schema(server_url: str) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(server_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            # A connection the test leaked must not hang the suite: fail after 10 s.
+            connection.exec_driver_sql("SET lock_timeout = '10s'")
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings.load(environ={}, database_url=database_url)
 
 
 @pytest.fixture
