@@ -1,4 +1,4 @@
-// Building DOM nodes without innerHTML: every value from a dump is set as text, never parsed
+// Building DOM nodes from text only (never from markup strings): every value from a dump is set as text, never parsed
 // as markup, so a hostile attribute value cannot inject anything into the page.
 
 export function h(tag, attributes = {}, ...children) {

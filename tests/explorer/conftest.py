@@ -1,0 +1,143 @@
+"""The explorer end to end: headless Chromium (Selenium) → the service on a loopback port →
+the Healthcare API emulator serving the shipped example study's pixels.
+
+One server, one emulator and one browser for the whole directory (starting Chromium costs
+seconds); each test navigates to its own deep link. Chromium missing → the browser tests
+are skipped with the reason; CI installs Debian's `chromium` and `chromium-driver`.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from google.oauth2 import service_account
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from service import create_app
+from service.bulkdata.auth import HEALTHCARE_SCOPE
+from service.bulkdata.client import BulkDataClient
+from service.demo import start_demo
+from service.examples.shipped import load_example_dump
+from service.settings import Settings
+
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--window-size=1400,1000")
+
+
+def _binary(*names: str) -> str | None:
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
+@dataclass
+class Explorer:
+    """The running service: its base URL, its app (store), and the example study's UIDs."""
+
+    url: str
+    app: Flask
+    study: dict[str, Any]
+
+    def link(self, fragment: str = "") -> str:
+        return f"{self.url}/{fragment}"
+
+
+def serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="explorer-test-server",
+                              daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The demo mode's emulator: the example study's .dcm files on a loopback Healthcare API."""
+    workdir = tmp_path_factory.mktemp("explorer-demo")
+    settings = Settings.load(environ={}, database_url=f"sqlite:///{workdir / 'unused.sqlite3'}")
+    with start_demo(settings, workdir, out=io.StringIO()) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def make_server_for(demo: Any, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Start the service (example study ingested) behind an optional WSGI wrapper."""
+    started: list[tuple[BaseWSGIServer, Flask, BulkDataClient]] = []
+
+    def make(wrap: Callable[[Flask], None] | None = None) -> Explorer:
+        folder = tmp_path_factory.mktemp("explorer-store")
+        settings = Settings.load(environ={}, database_url=f"sqlite:///{folder / 'store.sqlite3'}",
+                                 **demo.settings_overrides)
+        credentials = service_account.Credentials.from_service_account_file(
+            str(demo.emulator.key_file), scopes=[HEALTHCARE_SCOPE])
+        client = BulkDataClient(settings, credentials=credentials)
+        app = create_app(settings, bulkdata=client)
+        demo.ingest(app.extensions["engine"])
+        if wrap is not None:
+            wrap(app)
+        server, _ = serve(app)
+        started.append((server, app, client))
+        return Explorer(f"http://127.0.0.1:{server.server_port}", app, example_study())
+
+    yield make
+    for server, app, client in started:
+        server.shutdown()
+        server.server_close()
+        client.close()
+        app.extensions["engine"].dispose()
+
+
+def example_study() -> dict[str, Any]:
+    """UIDs and names of the shipped example dump, read from the dump itself."""
+    dump = load_example_dump()
+
+    def text(instance: dict[str, Any], tag: str) -> Any:
+        return instance[tag]["Value"][0]
+
+    ct = [item for item in dump if text(item, "00080060") == "CT"]
+    sr = [item for item in dump if text(item, "00080060") == "SR"]
+    return {"study": text(ct[0], "0020000D"), "ct_series": text(ct[0], "0020000E"),
+            "sr_series": text(sr[0], "0020000E"), "ct": ct, "sr": sr,
+            "patient_name": text(ct[0], "00100010")["Alphabetic"],
+            "patient_id": text(ct[0], "00100020")}
+
+
+@pytest.fixture(scope="session")
+def explorer(make_server_for) -> Explorer:  # type: ignore[no-untyped-def]
+    return make_server_for()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    chromium = _binary("chromium", "chromium-browser", "google-chrome")
+    driver_path = _binary("chromedriver", "chromium-driver")
+    if chromium is None or driver_path is None:
+        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium "
+                    "chromium-driver); CI installs them")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_script_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("explorer-screenshots")
