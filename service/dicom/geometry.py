@@ -283,11 +283,11 @@ def _along_normal(stack: list[SlicePlane], excluded: list[Excluded],
                                      f"same position as {kept[-1].sop_uid}"))
         else:
             kept.append(plane)
-    steps = [offsets[id(b)] - offsets[id(a)] for a, b in zip(kept, kept[1:])]
+    steps = [offsets[id(b)] - offsets[id(a)] for a, b in zip(kept, kept[1:], strict=False)]
     spacing = statistics.median(steps) if steps else None
     runs, gaps = [kept[:1]], []
     tolerance = max(SPACING_TOLERANCE_MM, SPACING_TOLERANCE_RELATIVE * (spacing or 0.0))
-    for previous, plane, step in zip(kept, kept[1:], steps):
+    for previous, plane, step in zip(kept, kept[1:], steps, strict=False):
         if abs(step - spacing) <= tolerance:  # type: ignore[operator]
             runs[-1].append(plane)
             continue

@@ -126,7 +126,7 @@ def nifti1_header(shape: Sequence[int], dtype: np.dtype | str,
         "<i10s18sihcb8h3f4h8f3fhcb4f2i80s24s2h6f12f16s4s",
         348, b"", b"", 0, 0, b"r", 0,
         3, columns, rows, slices, 1, 1, 1, 1,  # dim
-        0.0, 0.0, 0.0, 0, code, bitpix, 0,  # intent_p1..3, intent_code, datatype, bitpix, slice_start
+        0.0, 0.0, 0.0, 0, code, bitpix, 0,  # intent p1-p3 and code, datatype, bitpix, slice_start
         qfac, *zooms, 0.0, 0.0, 0.0, 0.0,  # pixdim
         float(NIFTI_VOX_OFFSET), 1.0, 0.0,  # vox_offset, scl_slope, scl_inter
         0, b"\0", _NIFTI_UNITS_MM,  # slice_end, slice_code, xyzt_units
