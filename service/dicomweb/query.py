@@ -147,7 +147,8 @@ def _terms(name: str, vr: str, raw: str) -> list[Term]:
             shape = {"DA": "YYYYMMDD", "TM": "HHMMSS.FFFFFF", "DT": "YYYYMMDDHHMMSS.FFFFFF"}
             raise QueryError(name, f"{name} must be a {vr} value ({shape[vr]}) or a range "
                                    f"A-B, A- or -B")
-        if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
+        # A time range may wrap (2000-0600) when combined with a date range.
+        if vr != "TM" and bounds[0] and bounds[1] and bounds[0] > bounds[1]:
             raise QueryError(name, f"{name}: the range starts after it ends")
         return [Term("range", "range" if bounds[2] else "", low=bounds[0], high=bounds[1])]
     if vr in NUMERIC_VRS:

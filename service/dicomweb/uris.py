@@ -2,7 +2,7 @@
 
 The stored JSON is compact (orjson) and its BulkDataURIs are Google's
 `…/dicomWeb/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path}`.
-One regular expression over the bytes swaps the prefix for
+Working on the bytes, the store-URL prefix is swapped for
 `{base}/dicomweb/studies/{study}/series/{series}/instances/{sop}/bulkdata/`,
 without parsing the JSON (a 300-instance study is megabytes). URIs of any other
 shape are left as they are.
@@ -12,25 +12,40 @@ from __future__ import annotations
 
 import re
 
-_GOOGLE_BULKDATA = re.compile(
-    rb'("BulkDataURI"\s*:\s*")[^"]*?/dicomWeb/studies/([0-9.]+)/series/([0-9.]+)'
-    rb'/instances/([0-9.]+)/bulkdata/')
+_MARKER = b'"BulkDataURI":"'
+_GOOGLE_PATH = b"/dicomWeb/studies/"
+_OURS = b"/dicomweb/studies/"
 
 
 def rewrite_bulkdata_uris(body: bytes, base_url: str) -> bytes:
-    """`body` with Google BulkDataURIs re-rooted onto `base_url` (…/dicomweb excluded)."""
-    if b"BulkDataURI" not in body:
+    """`body` with Google BulkDataURIs re-rooted onto `base_url` (…/dicomweb excluded).
+
+    The store URL before "/dicomWeb/studies/" is the same for every instance of an
+    export: each distinct prefix is found once and swapped everywhere by one C-speed
+    `bytes.replace` (a regular expression with a callback costs ~25 ms on a
+    300-instance study; this, a few ms).
+    """
+    if _MARKER not in body:
         return body
     root = base_url.rstrip("/").encode()
     if b'"' in root or b"\\" in root:
         raise ValueError("the base URL must not contain quotes or backslashes")
+    position = body.find(_GOOGLE_PATH)
+    while position >= 0:
+        marker = body.rfind(_MARKER, 0, position)
+        start = marker + len(_MARKER)
+        if marker < 0 or b'"' in body[start:position] or not _UID_PATH.match(
+                body, position + len(_GOOGLE_PATH)):
+            position = body.find(_GOOGLE_PATH, position + 1)  # not a BulkDataURI of ours
+            continue
+        prefix = body[start:position]
+        body = body.replace(_MARKER + prefix + _GOOGLE_PATH, _MARKER + root + _OURS)
+        position = body.find(_GOOGLE_PATH, start)
+    return body
 
-    def replace(match: re.Match[bytes]) -> bytes:
-        return (match.group(1) + root + b"/dicomweb/studies/" + match.group(2)
-                + b"/series/" + match.group(3) + b"/instances/" + match.group(4)
-                + b"/bulkdata/")
 
-    return _GOOGLE_BULKDATA.sub(replace, body)
+# studies/{uid}/series/{uid}/instances/{uid}/bulkdata/: the shape this service routes.
+_UID_PATH = re.compile(rb"[0-9.]+/series/[0-9.]+/instances/[0-9.]+/bulkdata/")
 
 
 def bulkdata_path_of(uri: str) -> str | None:

@@ -27,7 +27,6 @@ from service.dicomweb.query import Filter, QidoQuery
 from service.store.queries import wildcard_to_like
 from service.store.schema import instances, series, studies
 
-
 # -- ingest hook: the level columns of a stored instance -------------------------------------
 
 def study_columns(dicom_json: bytes) -> dict[str, Any]:
@@ -201,12 +200,14 @@ def read_metadata(engine: Engine, study_uid: str, series_uid: str | None = None,
         where.append(instances.c.series_uid == series_uid)
     if sop_uid is not None:
         where.append(instances.c.sop_uid == sop_uid)
-    statement = (select(instances.c.dicom_json, instances.c.content_hash,
-                        instances.c.updated_at).where(*where)
-                 .order_by(instances.c.series_uid, instances.c.instance_number.asc().nulls_last(),
-                           instances.c.sop_uid))
+    statement = select(instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid,
+                       instances.c.dicom_json, instances.c.content_hash,
+                       instances.c.updated_at).where(*where)
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
+    # Sorted here: SQLite would sort megabytes of JSON in a temporary b-tree.
+    rows.sort(key=lambda row: (row.series_uid, row.instance_number is None,
+                               row.instance_number or 0, row.sop_uid))
     latest = max((row.updated_at for row in rows), default=None)
     return Metadata([bytes(row.dicom_json) for row in rows],
                     [bytes(row.content_hash) for row in rows], latest)

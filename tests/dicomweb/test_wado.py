@@ -192,7 +192,9 @@ def test_round_trip_through_post_dumps(server, corpus, emulator, tmp_path) -> No
             after = getattr(target, search)(search_filters={"StudyInstanceUID": study_uid},
                                             fields=["all"], get_remaining=True)
             left, right = _without_retrieve_url(before), _without_retrieve_url(after)
-            assert [sorted(set(a) ^ set(b)) for a, b in zip(left, right)] == [[]] * len(left)
+            assert len(left) == len(right)
+            assert [sorted(set(a) ^ set(b)) for a, b in zip(left, right, strict=True)] == \
+                [[]] * len(left)
             assert left == right, search
         instances = source.search_for_instances(study_uid, fields=["all"])
         third = make_app(emulator, tmp_path / "third.sqlite3")

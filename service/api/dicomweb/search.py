@@ -8,6 +8,7 @@ the attributes the level returns (service.dicomweb.answers).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -108,19 +109,25 @@ def _search(level: str, scope: Scope, fixed: tuple[str, ...]) -> Response:
     return response
 
 
+@lru_cache(maxsize=256)
+def _parsed(level_json: bytes | None) -> dict[str, Any]:
+    """A study or series level JSON, parsed once for the many rows that share it (callers
+    copy before changing it)."""
+    return orjson.loads(level_json) if level_json else {}
+
+
 def _dataset(row: Any, level: str, base: str) -> dict[str, Any]:
     """Stored DICOM JSON of the row's levels merged, with the computed attributes."""
     study_url = f"{base}/dicomweb/studies/{row.study_uid}"
     modalities = [m for m in (row.modalities or "").split("\\") if m]
-    dataset: dict[str, Any] = orjson.loads(row.study_json) if row.study_json else {}
+    dataset: dict[str, Any] = dict(_parsed(row.study_json))
     dataset.setdefault(levels.STUDY_UID, {"vr": "UI", "Value": [row.study_uid]})
     dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
                             study_series=row.series_count, study_instances=row.study_instances))
     if level == STUDY:
         return dataset
     series_url = f"{study_url}/series/{row.series_uid}"
-    if row.series_json:
-        dataset.update(orjson.loads(row.series_json))
+    dataset.update(_parsed(row.series_json))
     dataset.setdefault(levels.SERIES_UID, {"vr": "UI", "Value": [row.series_uid]})
     dataset.update(computed(SERIES, retrieve_url=series_url,
                             series_instances=row.series_instances))
