@@ -17,8 +17,12 @@ function dot(a, b) {
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
+// Unit normal of the image plane: row × column direction cosines (renormalized, since DS
+// cosines carry rounding).
 export function sliceNormal(orientation) {
-  return cross(orientation.slice(0, 3), orientation.slice(3, 6));
+  const normal = cross(orientation.slice(0, 3), orientation.slice(3, 6));
+  const length = Math.hypot(...normal) || 1;
+  return normal.map((value) => value / length);
 }
 
 function hasGeometry(item) {
@@ -30,16 +34,28 @@ function parallel(a, b) {
   return Math.abs(Math.abs(dot(a, b)) - 1) < 1e-3;
 }
 
+// The slice normal most instances share (a scout or a stray reformat must not win).
+function commonNormal(instances) {
+  const groups = [];
+  for (const instance of instances.filter(hasGeometry)) {
+    const normal = sliceNormal(instance.ImageOrientationPatient);
+    const group = groups.find((candidate) => parallel(candidate.normal, normal));
+    if (group) group.count += 1;
+    else groups.push({ normal, count: 1 });
+  }
+  groups.sort((a, b) => b.count - a.count);
+  return groups.length ? groups[0].normal : null;
+}
+
 /**
  * Instances in geometric order: ImagePositionPatient projected on the normal of
  * ImageOrientationPatient (row × column cosines), highest first — for an axial series
  * that is head to feet, the order radiologists read in. Instances without geometry, or
- * with another orientation than the first one that has it (a scout), follow in
- * InstanceNumber order. Returns [{instance, position}] with position in mm or null.
+ * with another orientation than most of the series (a scout), follow in InstanceNumber
+ * order. Returns [{instance, position}] with position in mm or null.
  */
 export function geometricOrder(instances) {
-  const reference = instances.find(hasGeometry);
-  const normal = reference ? sliceNormal(reference.ImageOrientationPatient) : null;
+  const normal = commonNormal(instances);
   const placed = [];
   const others = [];
   for (const instance of instances) {
