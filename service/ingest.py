@@ -7,19 +7,27 @@ errors so that both report problems the same way.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from service.dicom.json_model import JsonSyntaxError
-from service.dicom.records import parse_dump
-from service.problems import Conflict, InvalidDump
+from service.dicom.records import InstanceRecord, parse_dump
+from service.problems import Conflict, InvalidDump, ServiceUnavailable
 from service.store import repository
 
 log = logging.getLogger(__name__)
 
 MAX_REPORTED_ERRORS = 1000
+# SQLSTATEs of a dump transaction that lost a race with another one (another replica or
+# worker ingesting an overlapping dump): nothing was stored, so the whole transaction is
+# run again, and the second run sees what the winner committed.
+RETRYABLE_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock",
+                       "23505": "unique violation"}
+MAX_ATTEMPTS = 8
 
 
 def ingest_bytes(engine: Engine, body: bytes, *, max_depth: int = 16) -> dict[str, Any]:
@@ -45,7 +53,7 @@ def ingest_bytes(engine: Engine, body: bytes, *, max_depth: int = 16) -> dict[st
         raise InvalidDump("the dump holds no instance; nothing was stored",
                           errors=[{"instance": None, "path": "$", "detail": "empty dump"}])
     try:
-        result = repository.ingest(engine, parsed.records, body)
+        result = _store(engine, parsed.records, body)
     except repository.IngestConflict as exc:
         raise Conflict(
             "instance(s) or series already stored under another study or series; "
@@ -67,3 +75,21 @@ def ingest_bytes(engine: Engine, body: bytes, *, max_depth: int = 16) -> dict[st
     if findings.warnings_dropped:
         answer["warnings_dropped"] = findings.warnings_dropped
     return answer
+
+
+def _store(engine: Engine, records: list[InstanceRecord], body: bytes) -> repository.IngestResult:
+    """repository.ingest, run again (bounded, with jittered back-off) when it lost a race."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return repository.ingest(engine, records, body)
+        except DBAPIError as exc:
+            reason = RETRYABLE_SQLSTATES.get(getattr(exc.orig, "sqlstate", None) or "")
+            if reason is None:
+                raise
+            if attempt == MAX_ATTEMPTS:
+                raise ServiceUnavailable(
+                    "the store is busy with concurrent ingests of the same data; "
+                    "nothing was stored, retry", headers={"Retry-After": "1"}) from exc
+            log.info("ingest attempt %d lost a race (%s); retrying", attempt, reason)
+            time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
+    raise AssertionError("unreachable")

@@ -22,7 +22,6 @@ from service import create_app
 from service.settings import Settings
 from service.store.schema import metadata
 
-
 TEST_DATABASE_VARIABLE = "DICOM_RESOLVER_TEST_DATABASE_URL"
 NO_POSTGRES = (f"PostgreSQL tests need {TEST_DATABASE_VARIABLE}, e.g. "
                "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -67,7 +66,7 @@ def _fresh_schema(server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings.load(environ={}, database_url=database_url)
+    return Settings.load(environ={}, database_url=database_url, migrate_on_start=True)
 
 
 @pytest.fixture

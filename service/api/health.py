@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness (the process answers) and readiness (the store is reachable and migrated)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import migrations
 from service.api import engine
 from service.problems import ServiceUnavailable
 
@@ -22,6 +23,12 @@ def readyz() -> dict:
     try:
         with engine().connect() as connection:
             connection.execute(text("SELECT 1"))
+        revision = migrations.current(engine())
     except SQLAlchemyError as exc:
         raise ServiceUnavailable("the database is not reachable") from exc
-    return {"status": "ready"}
+    expected = migrations.head()
+    if revision != expected:
+        raise ServiceUnavailable(
+            f"the store's schema is at revision {revision or 'none'}, this code needs "
+            f"{expected}: run `dicom-resolver migrate`", revision=revision, expected=expected)
+    return {"status": "ready", "schema_revision": revision}

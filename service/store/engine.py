@@ -8,23 +8,50 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from service.store.schema import metadata
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WRITE = {"write": True}  # execution option: this connection will write
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the schema created if missing."""
+def make_engine(url: str, *, migrate: bool = True) -> Engine:
+    """An engine for `url`; with `migrate`, the schema brought to the newest revision.
+
+    Without it, the schema is left as it is: /readyz says when it is behind the code.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-    with engine.connect().execution_options(**WRITE) as connection, connection.begin():
-        metadata.create_all(connection)
+        engine = _server_engine(url)
+    if migrate:
+        from service import migrations
+
+        migrations.upgrade(engine)
     log.info("store ready (%s)", parsed.get_backend_name())
+    return engine
+
+
+def migrates_on_start(settings: Settings) -> bool:
+    """SQLite, the embedded store, always; a shared server only when asked (an operator
+    usually runs `dicom-resolver migrate` as a release step instead)."""
+    return make_url(settings.database_url).get_backend_name() == "sqlite" \
+        or settings.migrate_on_start
+
+
+def _server_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        # Writers read, then write what they read (counts, existing rows): under READ
+        # COMMITTED two replicas ingesting into one study would lose updates. SERIALIZABLE
+        # makes the database refuse such interleavings (SQLSTATE 40001); the ingest use
+        # case retries them (service/ingest.py). Readers stay READ COMMITTED.
+        if connection.get_execution_options().get("write", False):
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+
     return engine
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from openapi_core import OpenAPI
 from pydicom.datadict import dictionary_description, dictionary_VR, tag_for_keyword
 
-from service import create_app
+from service import create_app, migrations
 from service.api import spec
 from service.settings import Settings
 from tests.contract.conftest import SPEC_PATH, Contract, load_yaml
@@ -22,7 +22,8 @@ def test_healthz(contract: Contract) -> None:
 
 
 def test_readyz(contract: Contract) -> None:
-    assert contract.call("GET", "/readyz").get_json() == {"status": "ready"}
+    assert contract.call("GET", "/readyz").get_json() == {"status": "ready",
+                                                          "schema_revision": migrations.head()}
 
 
 @pytest.fixture
