@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, request, send_from_directory
 
-from service.explorer.names import dictionary_json
+from service.explorer.names import dictionary_json, dictionary_json_gzip
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -54,7 +54,12 @@ def index() -> Response:
 @blueprint.get("/explorer/dictionary.json")
 def dictionary() -> Response:
     """Names of the public data dictionary, for the attribute table (not patient data)."""
-    response = Response(dictionary_json(), mimetype="application/json")
+    if request.accept_encodings["gzip"]:
+        response = Response(dictionary_json_gzip(), mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(dictionary_json(), mimetype="application/json")
+    response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

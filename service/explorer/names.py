@@ -8,6 +8,7 @@ service.dicom.dictionary, like everywhere else in the service.
 
 from __future__ import annotations
 
+import gzip
 from functools import lru_cache
 
 import orjson
@@ -26,3 +27,9 @@ def dictionary_json() -> bytes:
             table[info.tag] = [info.keyword or "", info.name or "", info.vr or "",
                                info.vm or "", int(info.retired)]
     return orjson.dumps(table)
+
+
+@lru_cache(maxsize=1)
+def dictionary_json_gzip() -> bytes:
+    """The same, gzip-compressed once (≈ 400 KB → ≈ 80 KB on the wire)."""
+    return gzip.compress(dictionary_json(), compresslevel=9, mtime=0)

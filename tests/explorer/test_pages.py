@@ -3,6 +3,7 @@ the data dictionary against pydicom's, and source rules that keep PHI out of Web
 
 from __future__ import annotations
 
+import gzip
 import re
 from html.parser import HTMLParser
 
@@ -130,3 +131,13 @@ def test_api_answers_do_not_carry_the_page_policy(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert "Content-Security-Policy" not in response.headers
+
+
+def test_dictionary_is_gzipped_for_clients_that_accept_it(client: FlaskClient) -> None:
+    plain = client.get("/explorer/dictionary.json")
+    packed = client.get("/explorer/dictionary.json", headers={"Accept-Encoding": "gzip, br"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(plain.data) / 3
+    assert gzip.decompress(packed.data) == plain.data
