@@ -12,10 +12,19 @@ from typing import Any
 import orjson
 import pytest
 from flask import Flask, Response, request
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
-from tests.explorer.browser import canvas_sample, element, open_fresh, storage_sizes, wait_for
+pytest.importorskip("selenium", reason="Selenium drives the browser: pip install selenium")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from tests.explorer.browser import (  # noqa: E402
+    canvas_sample,
+    element,
+    open_fresh,
+    storage_sizes,
+    wait_for,
+)
 
 SECRET = "s3cret-token-for-tests"
 

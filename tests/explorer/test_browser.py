@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
-from service.pixels.window import WINDOW_PRESETS, window_to_uint8
-from tests.explorer.browser import (
+pytest.importorskip("selenium", reason="Selenium drives the browser: pip install selenium")
+
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from service.pixels.window import WINDOW_PRESETS, window_to_uint8  # noqa: E402
+from tests.explorer.browser import (  # noqa: E402
     canvas_sample,
     element,
     open_fresh,

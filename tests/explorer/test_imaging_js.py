@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from service.pixels.window import window_to_uint8
-from tests.explorer.browser import element, open_fresh
+
+pytest.importorskip("selenium", reason="Selenium drives the browser: pip install selenium")
+
+from tests.explorer.browser import element, open_fresh  # noqa: E402
 
 CALL = """
 const [name, args, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
