@@ -15,6 +15,12 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER resolver
 WORKDIR /home/resolver
+# Workers, threads, timeouts, JSON logs: read by `dicom-resolver serve` from the working
+# directory. Authentication is not baked in: the service refuses to serve unauthenticated
+# on 0.0.0.0 until DICOM_RESOLVER_AUTH (api-key, google-id-token) is set at deploy time.
+COPY gunicorn.conf.py ./
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz').status != 200)"
-CMD ["dicom-resolver", "serve"]
+# --no-demo: on Cloud Run or GKE credentials come from the metadata server, which the
+# demo-mode check (no key file, no gcloud login) cannot see.
+CMD ["dicom-resolver", "serve", "--no-demo"]

@@ -61,6 +61,22 @@ class InvalidDump(BadRequest):
     type_suffix = "invalid-dump"
 
 
+class Unauthorized(ServiceError):
+    """No valid credentials: the caller must authenticate (WWW-Authenticate says how)."""
+
+    status = 401
+    title = "Unauthorized"
+    type_suffix = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    """Valid credentials of a caller who is not allowed."""
+
+    status = 403
+    title = "Forbidden"
+    type_suffix = "forbidden"
+
+
 class NotFound(ServiceError):
     """The addressed resource does not exist."""
 

@@ -49,15 +49,17 @@ def masked_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_store(url: str) -> Any:
-    """An engine with the schema in place, or StoreError naming the URL without password."""
+def open_store(url: str, *, migrate: bool = True) -> Any:
+    """An engine (schema migrated to head unless `migrate` is false), or StoreError naming
+    the URL without password."""
+    from alembic.util import CommandError
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from service.store.engine import make_engine
 
     try:
-        return make_engine(url)
-    except (ArgumentError, SQLAlchemyError, OSError, ValueError) as exc:
+        return make_engine(url, migrate=migrate)
+    except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
         raise StoreError(f"cannot open the store at {masked_url(url)}: "
                          f"{type(exc).__name__}: {reason}") from exc
@@ -123,8 +125,20 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
 
     options = gunicorn_options(settings, _Flags(host, port, workers),
                                Path.cwd() / GUNICORN_CONFIG_FILE)
-    # Create the schema once here, in the master, so that workers do not race to it.
-    open_store(settings.database_url).dispose()
+    from service.auth import ConfigurationError, check_exposure, make_authenticator
+
+    binds = options["bind"] if isinstance(options["bind"], list) else [options["bind"]]
+    try:
+        check_exposure(settings, binds)
+        make_authenticator(settings)  # a misconfiguration stops here, not in every worker
+    except ConfigurationError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    # Migrate once here, in the master, before workers start (when the store migrates at
+    # start-up: SQLite, or DICOM_RESOLVER_MIGRATE_ON_START); otherwise just check it opens.
+    from service.store.engine import migrates_on_start
+
+    open_store(settings.database_url, migrate=migrates_on_start(settings)).dispose()
     demo = None
     master_pid = os.getpid()
     if demo_workdir is not None:

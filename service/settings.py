@@ -45,6 +45,26 @@ class Settings:
     upstream_retry_budget_seconds: float = 30.0
     # Log level of the service's loggers.
     log_level: str = "INFO"
+    # Log records as one JSON object per line ("json") or as plain text ("text").
+    log_format: str = "json"
+    # Upgrade a PostgreSQL store's schema when the service starts (SQLite always is).
+    migrate_on_start: bool = False
+    # Caller authentication: "none", "api-key" or "google-id-token".
+    auth: str = "none"
+    # Accepted API keys (comma-separated), and/or a file holding one key per line.
+    api_keys: tuple[str, ...] = ()
+    api_keys_file: str | None = None
+    # Audience that Google ID tokens must carry, and the service accounts allowed (empty: any).
+    auth_audience: str | None = None
+    auth_allowed_emails: tuple[str, ...] = ()
+    # Where Google's ID token signing certificates are fetched (a test serves its own).
+    auth_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    # Let `serve` run without authentication on a non-loopback address.
+    allow_unauthenticated: bool = False
+    # Redis URL of a pixel cache shared by workers and replicas (unset: in-process cache).
+    redis_url: str | None = None
+    # Prefix of the cache's Redis keys (several deployments may share one Redis).
+    redis_key_prefix: str = "dicom-resolver:"
     # QIDO-RS page size when the request sets no limit, and the largest honoured limit.
     qido_default_limit: int = 100
     qido_max_limit: int = 1000

@@ -24,9 +24,9 @@ def small_study(seed: int) -> list:
 
 def test_ingest_through_one_replica_read_through_the_other(postgres_url: str, tmp_path: Path,
                                                           services: list) -> None:
-    first = serve(postgres_url, tmp_path / "a.log")
+    first = serve(postgres_url, tmp_path / "a.log", DICOM_RESOLVER_MIGRATE_ON_START="true")
     services.append(first)
-    second = serve(postgres_url, tmp_path / "b.log")
+    second = serve(postgres_url, tmp_path / "b.log", DICOM_RESOLVER_MIGRATE_ON_START="true")
     services.append(second)
     datasets = small_study(1)
     answer = requests.post(f"{first.url}/v1/dumps", data=orjson.dumps(make_dump(datasets)),
@@ -40,7 +40,8 @@ def test_ingest_through_one_replica_read_through_the_other(postgres_url: str, tm
 
 def test_concurrent_overlapping_ingest_through_both_loses_nothing(
         postgres_url: str, tmp_path: Path, services: list) -> None:
-    replicas = [serve(postgres_url, tmp_path / f"{name}.log", workers=3) for name in "ab"]
+    replicas = [serve(postgres_url, tmp_path / f"{name}.log", workers=3,
+                      DICOM_RESOLVER_MIGRATE_ON_START="true") for name in "ab"]
     services.extend(replicas)
     studies = [small_study(seed) for seed in (2, 3)]
     # Overlapping windows of each study, plus the whole study: every instance is sent

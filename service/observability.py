@@ -1,0 +1,269 @@
+"""Request ids, structured logs and Prometheus metrics.
+
+- Every request gets an id: the caller's X-Request-ID when it is a sane token, else a
+  new one; it is echoed in the response and carried by every log record of the request.
+- Logs are JSON lines (JsonFormatter, installed by gunicorn.conf.py's logconfig_dict).
+  Records hold what the code logged — UIDs, counts, statuses, timings — and the access
+  log keeps the path but never the query string, where patient names and IDs travel.
+- /metrics is Prometheus text: requests and latency by route *template* (never the raw
+  URL with its UIDs), ingests, upstream fetches and the pixel cache. Under gunicorn the
+  workers share counters through prometheus_client's multiprocess mode (gunicorn.conf.py
+  sets its directory), so any worker answers for all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import orjson
+from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# What we accept from a caller as a request id: short, no spaces or control characters
+# (it is logged and echoed as a header). Anything else is replaced by a fresh id.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Seconds: metadata answers in milliseconds, volumes and cold pixel fetches in seconds.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# generate_latest writes the classic text format; say so (newer clients default to 1.0.0).
+EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_INGEST_OUTCOMES = {200: "stored", 400: "invalid", 409: "conflict", 413: "too_large",
+                    415: "unsupported_media_type"}
+
+blueprint = Blueprint("observability", __name__)
+
+
+class Metrics:
+    """The service's metrics, registered in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("dicom_resolver_http_requests", "HTTP requests answered.",
+                                ["method", "route", "status"], registry=r)
+        self.latency = Histogram("dicom_resolver_http_request_duration_seconds",
+                                 "Time to the response headers, by route template.",
+                                 ["method", "route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.dumps = Counter("dicom_resolver_ingest_dumps", "Dumps received, by outcome.",
+                             ["outcome"], registry=r)
+        self.instances = Counter("dicom_resolver_ingest_instances",
+                                 "Instances of stored dumps: created, updated or unchanged.",
+                                 ["result"], registry=r)
+        self.upstream = Histogram("dicom_resolver_upstream_fetch_duration_seconds",
+                                  "Pixel fetches from the Healthcare API (retries included).",
+                                  ["outcome"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.upstream_errors = Counter("dicom_resolver_upstream_fetch_errors",
+                                       "Failed pixel fetches, by error.", ["error"], registry=r)
+        self.cache = Counter("dicom_resolver_pixel_cache_requests",
+                             "Pixel payload lookups: hit (no upstream call) or miss.",
+                             ["result"], registry=r)
+
+    def render(self) -> bytes:
+        """The exposition of every worker (multiprocess mode) or of this process."""
+        if multiprocess_mode():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = self.registry
+        text = generate_latest(registry)
+        return text + generate_latest(_HitRatio(registry))
+
+
+class _HitRatio:
+    """dicom_resolver_pixel_cache_hit_ratio, derived from the summed hit/miss counters."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        totals = {"hit": 0.0, "miss": 0.0}
+        for family in self.source.collect():
+            if family.name == "dicom_resolver_pixel_cache_requests":
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        totals[sample.labels["result"]] = totals.get(
+                            sample.labels["result"], 0.0) + sample.value
+        lookups = totals["hit"] + totals["miss"]
+        ratio = GaugeMetricFamily("dicom_resolver_pixel_cache_hit_ratio",
+                                  "Share of pixel lookups served without an upstream call "
+                                  "since start (NaN before the first).")
+        ratio.add_metric([], totals["hit"] / lookups if lookups else float("nan"))
+        return [ratio]
+
+
+def multiprocess_mode() -> bool:
+    # prometheus_client picks its value class at import from PROMETHEUS_MULTIPROC_DIR,
+    # which gunicorn.conf.py sets; ask the library rather than the environment.
+    return values.ValueClass.__name__ != "MutexValue"
+
+
+class MeteredCache:
+    """Wraps a pixel cache: times the upstream fetches it runs and counts hits and misses.
+
+    Only a miss calls `fetch`, so the time spent in it is the upstream fetch's.
+    """
+
+    def __init__(self, inner: Any, metrics: Metrics) -> None:
+        self.inner = inner
+        self._metrics = metrics
+
+    def get_or_fetch(self, key: Hashable, fetch: Callable[[], Any]) -> Any:
+        fetched = False
+
+        def timed() -> Any:
+            nonlocal fetched
+            fetched = True
+            started = time.perf_counter()
+            try:
+                result = fetch()
+            except Exception as exc:
+                self._metrics.upstream.labels("error").observe(time.perf_counter() - started)
+                self._metrics.upstream_errors.labels(type(exc).__name__).inc()
+                raise
+            self._metrics.upstream.labels("ok").observe(time.perf_counter() - started)
+            return result
+
+        try:
+            return self.inner.get_or_fetch(key, timed)
+        finally:
+            self._metrics.cache.labels("miss" if fetched else "hit").inc()
+
+    def __getattr__(self, name: str) -> Any:  # stats(), clear(), max_bytes …
+        return getattr(self.inner, name)
+
+
+def init_app(app: Flask) -> None:
+    """Request ids, metrics of every request, /metrics, and the metered pixel cache."""
+    metrics = Metrics()
+    app.extensions["metrics"] = metrics
+    bulkdata = app.extensions.get("bulkdata")
+    if bulkdata is not None and hasattr(bulkdata, "cache"):
+        bulkdata.cache = MeteredCache(bulkdata.cache, metrics)
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.register_blueprint(blueprint)
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _finish(response: Response) -> Response:
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    metrics: Metrics = current_app.extensions["metrics"]
+    rule = request.url_rule
+    route = rule.rule if rule is not None else "unmatched"  # never the raw URL
+    method = request.method if request.method in _METHODS else "OTHER"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    metrics.requests.labels(method, route, str(response.status_code)).inc()
+    metrics.latency.labels(method, route).observe(elapsed)
+    if rule is not None and rule.endpoint == "dumps.post_dump":
+        _count_ingest(metrics, response)
+    return response
+
+
+def _count_ingest(metrics: Metrics, response: Response) -> None:
+    metrics.dumps.labels(_INGEST_OUTCOMES.get(response.status_code, "error")).inc()
+    if response.status_code == 200 and not response.is_streamed:
+        answer = orjson.loads(response.get_data())
+        for result in ("created", "updated", "unchanged"):
+            metrics.instances.labels(result).inc(answer.get(result, 0))
+
+
+@blueprint.get("/metrics")
+def metrics_endpoint() -> Response:
+    return Response(current_app.extensions["metrics"].render(), mimetype=None,
+                    content_type=EXPOSITION_TYPE)
+
+
+# -- logging -----------------------------------------------------------------------------
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "request_id"}
+# Fields of gunicorn's access record (its atoms) that go into the JSON line. Never "q",
+# "r" or "{raw_uri}": the query string carries patient names and IDs.
+_ACCESS_FIELDS = {"h": "remote", "m": "method", "U": "path", "s": "status",
+                  "B": "bytes", "M": "duration_ms", "{x-request-id}o": "request_id"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request's id (or None outside a request) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+        }
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            entry["message"] = "request"
+            for atom, name in _ACCESS_FIELDS.items():
+                value = record.args.get(atom)
+                if value not in (None, "-"):
+                    entry[name] = int(value) if name in ("status", "bytes",
+                                                         "duration_ms") else value
+        else:
+            entry["message"] = record.getMessage()
+            request_id = getattr(record, "request_id", None)
+            if request_id:
+                entry["request_id"] = request_id
+            entry.update({key: value for key, value in record.__dict__.items()
+                          if key not in _STANDARD and not key.startswith("_")})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def logging_config(level: str, log_format: str) -> dict[str, Any]:
+    """A logging.config.dictConfig for gunicorn (its logconfig_dict): one stderr handler
+    for the service's, gunicorn's and every other logger, JSON or plain text."""
+    formatter: dict[str, Any] = (
+        {"()": f"{__name__}.JsonFormatter"} if log_format == "json" else
+        {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"})
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+               "formatter": "main", "filters": ["request_id"]}
+    quiet = {"handlers": ["stderr"], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "formatters": {"main": formatter},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "service": {**quiet, "level": level.upper()},
+            "gunicorn.error": {**quiet, "level": "INFO"},
+            "gunicorn.access": {**quiet, "level": "INFO"},
+        },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
+    }
