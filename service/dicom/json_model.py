@@ -42,10 +42,17 @@ _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _DS_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _IS_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 _HEX8_RE = re.compile(r"^[0-9A-Fa-f]{8}$")
-# A JSON number token: after [ , or :, followed by , ] or }. Tokens inside strings
-# may match too; that only sends a body to the (correct) slow path.
-_NUMBER_RE = re.compile(
-    rb"(?<=[\[,:])\s*(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,\]}])")
+# The start of a JSON number token (after [ , or :) whose text a float round trip
+# may change: an exponent, a fraction of two or more digits ending in 0 ("1.50"),
+# 17 or more digits and dots (16+ significant digits, or beyond 64 bits), 0.0000…
+# (orjson writes small numbers as 1e-7) and "-0". Every other token has at most 15
+# significant digits in orjson's plain range, so it is already in its shortest
+# round-trip form (DBL_DIG = 15) and orjson writes it back unchanged. Suspects are
+# then checked exactly; a match inside a string only costs that check.
+_SUSPECT_RE = re.compile(
+    rb"[\[,:][ \t\n\r]*(?=-?\d[\d.]*[eE]|-?\d+\.\d*\d0(?![\deE])|-?[\d.]{17}|-?0\.0000"
+    rb"|-0(?![\d.eE]))")
+_TOKEN_RE = re.compile(rb"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
 class ExactFloat(float):
@@ -107,9 +114,27 @@ def dumps(obj: Any) -> bytes:
 
 
 def _is_canonical(token: bytes) -> bool:
-    if b"." in token or b"e" in token or b"E" in token:
-        return orjson.dumps(float(token)) == token
-    return len(token) <= 18
+    """True when orjson reads `token` into a value that it writes back as the same text."""
+    try:
+        return orjson.dumps(orjson.loads(token)) == token
+    except orjson.JSONDecodeError:
+        return False
+
+
+def has_inexact_number(body: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether body[start:end] holds a number that orjson would not write back verbatim."""
+    end = len(body) if end is None else end
+    checked: set[bytes] = set()
+    for suspect in _SUSPECT_RE.finditer(body, start, end):
+        token = _TOKEN_RE.match(body, suspect.end(), end)
+        if token is None:
+            continue  # inside a string: no number starts here
+        text = token.group()
+        if text not in checked:
+            if not _is_canonical(text):
+                return True
+            checked.add(text)
+    return False
 
 
 def load_json(body: bytes) -> Any:
@@ -118,17 +143,23 @@ def load_json(body: bytes) -> Any:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         return _load_exact(body, exc)
-    tokens = set(_NUMBER_RE.findall(body))
-    if all(_is_canonical(token.strip()) for token in tokens):
-        return document
-    return _load_exact(body, None)
+    if has_inexact_number(body):
+        return _load_exact(body, None)
+    return document
+
+
+def load_exact(body: bytes | memoryview) -> Any:
+    """Parse JSON that orjson accepts, keeping inexact numbers' text (the slow path)."""
+    return _load_exact(bytes(body), None)
 
 
 def _load_exact(body: bytes, fast_error: orjson.JSONDecodeError | None) -> Any:
     def big_int(text: str) -> int | ExactFloat:
-        # Integers beyond 64 bits cannot be written back by orjson: keep their text.
+        # Integers beyond 64 bits, and "-0", cannot be written back by orjson: keep their text.
         value = int(text)
-        return value if -(2**63) <= value < 2**64 else ExactFloat(text)
+        if -(2**63) <= value < 2**64 and (value or text[0] != "-"):
+            return value
+        return ExactFloat(text)
 
     try:
         text = body.decode("utf-8")
@@ -209,7 +240,7 @@ class Validator:
         if vr is None:
             findings.error(index, path, "missing 'vr'")
             return
-        if vr not in ALL_VRS:
+        if not isinstance(vr, str) or vr not in ALL_VRS:
             findings.error(index, f"{path}.vr", f"unknown VR {vr!r}")
             return
         if len(attribute) > 2 or not ATTRIBUTE_MEMBERS.issuperset(attribute):

@@ -7,10 +7,14 @@ here can be rebuilt from it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from service.dicom import json_model
+import orjson
+
+from service.dicom import json_model, stream
+from service.dicom.fast_path import normalize_valid
 from service.dicom.geometry import position_along_normal
 from service.dicom.normalize import normalize_instance
 
@@ -23,8 +27,18 @@ PIXEL_MODULE_KEYWORDS = (
 PIXEL_DATA_KEYS = ("7FE00010", "7FE00008", "7FE00009")
 
 
+# Instance attributes shown in instance lists (the whole instance is one GET away).
+SUMMARY_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "InstanceNumber", "ImageType",
+                    "AcquisitionNumber", "ImagePositionPatient", "ImageOrientationPatient",
+                    "SliceLocation", "Rows", "Columns", "NumberOfFrames")
+
+
 @dataclass(slots=True)
 class InstanceRecord:
+    """One instance ready to store. The normalized views are kept as compact JSON bytes
+    (what the store writes), which bounds the memory of a big dump to a few times its
+    size; the properties decode them on demand."""
+
     study_uid: str
     series_uid: str
     sop_uid: str
@@ -40,11 +54,26 @@ class InstanceRecord:
     series_number: int | None
     has_pixel_data: bool
     pixel_module_missing: tuple[str, ...]
-    dicom_json: bytes  # the instance as received, compact
+    # The instance as received, compact: a view of the request body when the body was
+    # compact already (ingest keeps the body anyway; a copy would double its memory).
+    dicom_json: bytes | memoryview
     content_hash: bytes
-    attributes: dict[str, Any]
-    study_attributes: dict[str, Any]
-    series_attributes: dict[str, Any]
+    attributes_json: bytes  # normalized form (see normalize.py)
+    summary_json: bytes  # normalized SUMMARY_KEYWORDS, for instance lists
+    study_json: bytes  # normalized study-level attributes
+    series_json: bytes  # normalized series-level attributes
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        return orjson.loads(self.attributes_json)
+
+    @property
+    def study_attributes(self) -> dict[str, Any]:
+        return orjson.loads(self.study_json)
+
+    @property
+    def series_attributes(self) -> dict[str, Any]:
+        return orjson.loads(self.series_json)
 
 
 def _text(dataset: dict, key: str) -> str | None:
@@ -57,6 +86,12 @@ def _text(dataset: dict, key: str) -> str | None:
     return text or None
 
 
+def _exact_size(data: bytes) -> bytes:
+    """A copy of orjson's output without its spare capacity (about 10 times the size when
+    kept as is: orjson does not shrink its buffer)."""
+    return bytes(memoryview(data))
+
+
 def _integer(value: Any) -> int | None:
     try:
         return int(value) if value is not None and not isinstance(value, list) else None
@@ -66,6 +101,13 @@ def _integer(value: Any) -> int | None:
 
 def build_record(dataset: dict, index: int, findings: json_model.Findings) -> InstanceRecord | None:
     """The record of a validated instance; None (with an error) when its UIDs are missing."""
+    return _record(dataset, index, findings, normalize_instance(dataset), None)
+
+
+def _record(dataset: dict, index: int, findings: json_model.Findings,
+            normalized: tuple[dict, dict, dict],
+            raw: bytes | memoryview | None) -> InstanceRecord | None:
+    """`raw`: the compact JSON of `dataset` when the caller already has it."""
     uids = {}
     for key, name in (("0020000D", "StudyInstanceUID"), ("0020000E", "SeriesInstanceUID"),
                       ("00080018", "SOPInstanceUID")):
@@ -76,7 +118,7 @@ def build_record(dataset: dict, index: int, findings: json_model.Findings) -> In
             uids[name] = uid.strip()
     if len(uids) < 3:
         return None
-    attributes, study, series = normalize_instance(dataset)
+    attributes, study, series = normalized
     has_pixels = any(key in dataset for key in PIXEL_DATA_KEYS)
     missing: tuple[str, ...] = ()
     if has_pixels:
@@ -84,8 +126,12 @@ def build_record(dataset: dict, index: int, findings: json_model.Findings) -> In
         if missing:
             findings.warn(index, f"$[{index}].7FE00010",
                           f"pixel module incomplete: missing {', '.join(missing)}")
-    raw = json_model.dumps(dataset)
+    if raw is None:
+        raw = _exact_size(json_model.dumps(dataset))
+    elif isinstance(raw, bytes):
+        raw = _exact_size(raw)
     study_date = _text(dataset, "00080020")
+    summary = {key: attributes[key] for key in SUMMARY_KEYWORDS if key in attributes}
     return InstanceRecord(
         study_uid=uids["StudyInstanceUID"],
         series_uid=uids["SeriesInstanceUID"],
@@ -105,9 +151,10 @@ def build_record(dataset: dict, index: int, findings: json_model.Findings) -> In
         pixel_module_missing=missing,
         dicom_json=raw,
         content_hash=hashlib.blake2b(raw, digest_size=16).digest(),
-        attributes=attributes,
-        study_attributes=study,
-        series_attributes=series,
+        attributes_json=_exact_size(json_model.dumps(attributes)),
+        summary_json=_exact_size(json_model.dumps(summary)),
+        study_json=_exact_size(json_model.dumps(study)),
+        series_json=_exact_size(json_model.dumps(series)),
     )
 
 
@@ -120,22 +167,40 @@ class ParsedDump:
 def parse_dump(body: bytes, *, max_depth: int = 16) -> ParsedDump:
     """Parse, validate and build records for a whole dump; problems go to `findings`.
 
-    Raises json_model.JsonSyntaxError when the body is not JSON.
+    Instances are read one at a time (stream.py) and each goes through the one-pass
+    check (fast_path.py); an instance that pass declines goes through the Validator and
+    normalize_instance, which locate every problem. A body that cannot be read one
+    instance at a time is parsed whole. Raises json_model.JsonSyntaxError when the body
+    is not JSON.
     """
+    try:
+        return _parse(stream.iter_instances(body), json_model.Findings(), max_depth)
+    except stream.NotStreamable:
+        pass  # start again on the whole document: it reports errors exactly
     findings = json_model.Findings()
     document = json_model.load_json(body)
     instances = json_model.split_dump(document, findings)
+    return _parse(((instance, None) for instance in instances), findings, max_depth)
+
+
+def _parse(instances: Iterable[tuple[Any, bytes | memoryview | None]],
+           findings: json_model.Findings, max_depth: int) -> ParsedDump:
     validator = json_model.Validator(findings, max_depth=max_depth)
     records: list[InstanceRecord] = []
     seen: dict[str, int] = {}
-    for index, instance in enumerate(instances):
+    memo: dict = {}  # attributes repeated across instances (see fast_path)
+    for index, (instance, compact) in enumerate(instances):
         if not isinstance(instance, dict):
             continue
-        errors_before = len(findings.errors)
-        canonical = validator.instance(instance, index)
-        if len(findings.errors) > errors_before:
-            continue
-        record = build_record(canonical, index, findings)
+        normalized = normalize_valid(instance, max_depth, memo)
+        if normalized is None:
+            errors_before = len(findings.errors)
+            instance = validator.instance(instance, index)
+            if len(findings.errors) > errors_before:
+                continue
+            normalized = normalize_instance(instance)
+            compact = None  # the Validator may have rewritten keys
+        record = _record(instance, index, findings, normalized, compact)
         if record is None:
             continue
         if record.sop_uid in seen:

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
-from service.dicom.json_model import dumps
-from service.dicom.records import InstanceRecord
+from service.dicom.records import SUMMARY_KEYWORDS, InstanceRecord
 from service.store import qido
 from service.store.engine import WRITE
 from service.store.schema import dumps as dumps_table
@@ -18,10 +17,8 @@ from service.store.schema import instances, series, studies
 
 CHUNK = 500  # bound on IN (...) lists and executemany batches
 
-# Instance attributes shown in instance lists (the whole instance is one GET away).
-SUMMARY_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "InstanceNumber", "ImageType",
-                    "AcquisitionNumber", "ImagePositionPatient", "ImageOrientationPatient",
-                    "SliceLocation", "Rows", "Columns", "NumberOfFrames")
+__all__ = ["SUMMARY_KEYWORDS", "IngestConflict", "IngestResult", "delete_study", "ingest",
+           "refresh_counts"]
 
 
 class IngestConflict(Exception):
@@ -46,10 +43,6 @@ class IngestResult:
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _summary(record: InstanceRecord) -> dict:
-    return {key: record.attributes[key] for key in SUMMARY_KEYWORDS if key in record.attributes}
 
 
 def ingest(engine: Engine, records: list[InstanceRecord], body: bytes) -> IngestResult:
@@ -140,14 +133,14 @@ def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
                 "patient_name": name, "patient_name_key": name.upper() if name else None,
                 "study_date": record.study_date, "study_time": record.study_time,
                 "accession_number": record.accession_number,
-                "attributes": dumps(record.study_attributes), "updated_at": now,
+                "attributes": record.study_json, "updated_at": now,
                 **qido.study_columns(record.dicom_json),  # DICOM JSON of the level
             }
         if record.series_uid not in series_rows:
             series_rows[record.series_uid] = {
                 "series_uid": record.series_uid, "study_uid": record.study_uid,
                 "modality": record.modality, "series_number": record.series_number,
-                "attributes": dumps(record.series_attributes), "updated_at": now,
+                "attributes": record.series_json, "updated_at": now,
                 **qido.series_columns(record.dicom_json),
             }
             qido.merge_study_columns(study_rows[record.study_uid], record.dicom_json)
@@ -163,7 +156,7 @@ def _instance_row(record: InstanceRecord, dump_id: int, now: dt.datetime) -> dic
         "slice_position": record.slice_position, "has_pixel_data": record.has_pixel_data,
         "pixel_module_missing": ",".join(record.pixel_module_missing) or None,
         "content_hash": record.content_hash, "dicom_json": record.dicom_json,
-        "attributes": dumps(record.attributes), "summary": dumps(_summary(record)),
+        "attributes": record.attributes_json, "summary": record.summary_json,
         "dump_id": dump_id, "updated_at": now,
     }
 
