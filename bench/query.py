@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="gunicorn workers (default 2 x cores + 1)")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
     args = parser.parse_args(argv)
-    workers = args.workers or 2 * (len(__import__("os").sched_getaffinity(0))) + 1
+    workers = args.workers or 2 * len(os.sched_getaffinity(0)) + 1
 
     print("machine:", ", ".join(f"{key} {value}" for key, value in machine().items()))
     started = time.perf_counter()
@@ -135,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name:26} | {found!s:>7} | {p50:6.2f} | {p95:6.2f} | {rate:7.0f} | {served}")
     baseline = results[0]
     queries = results[1:]
-    print(f"\nrelative to the baseline: p50 {', '.join(f'{r[2] / baseline[2]:.1f}x' for r in queries)};"
-          f" req/s {', '.join(f'{r[4] / baseline[4]:.2f}x' for r in queries)}")
+    latency_ratios = ", ".join(f"{r[2] / baseline[2]:.1f}x" for r in queries)
+    rate_ratios = ", ".join(f"{r[4] / baseline[4]:.2f}x" for r in queries)
+    print(f"\nrelative to the baseline: p50 {latency_ratios}; req/s {rate_ratios}")
     met_latency = all(r[2] <= 5 for r in queries)
     met_rate = all(r[4] >= 1000 for r in queries)
     print(f"targets: p50 <= 5 ms: {'met' if met_latency else 'NOT met'}; >= 1,000 req/s: "
