@@ -29,9 +29,13 @@ test: $(STAMP_TEST)
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check service tests bench
 
+# Benchmarks (not tests): each prints its figures beside same-run baselines.
 bench: $(STAMP_TEST)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/query.py
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.query
+	$(BIN)/python -m bench.pixels
+	$(BIN)/python -m bench.volume
+	$(BIN)/python -m bench.dicomweb
 
 clean:
 	rm -rf $(VENV) var
