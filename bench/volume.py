@@ -1,26 +1,30 @@
 """A 300-slice series volume from the service beside same-run baselines, against the emulator.
 
-    .venv/bin/python bench/volume.py [--slices 300] [--rounds 3] [--no-write]
+    .venv/bin/python -m bench.volume [--slices 300] [--rounds 3] [--no-write]
 
 A 512×512 int16 CT series (make_study(StudySpec(n_slices=300))) is served by the Healthcare
-API emulator on loopback, with 20 ms injected latency per request, then with none. In the
-same run, interleaved, each timed end to end into a numpy array:
+API emulator (`dicom-resolver emulate`, its own process) on loopback, with 20 ms injected
+latency per request, then with none. In the same run, interleaved, each timed end to end:
 
   dwc      sequential dicomweb-client retrieve_instance_frames per slice + numpy HU (the usual way)
   raw      the same bytes through an AuthorizedSession with 16 threads, no decoding (the floor)
-  service  GET …/volume (npy, float32) from gunicorn (1 worker, 4 threads, payload cache off)
+  service  GET …/volume (npy, float32) from gunicorn (1 worker, 4 threads, payload cache off),
+           into a numpy array over the received bytes
   int16    GET …/volume?dtype=int16
+
+raw and service read each body the same way (bench.pixels.read_body: large reads, not
+requests' 10 KiB chunks); warm-up rounds are not timed.
 
 Targets at 20 ms: service ≥ 5× faster than dwc and ≤ 1.5× raw; at 0 ms: ≤ 2× raw. The
 gunicorn worker's peak RSS (VmHWM) is reported beside the float32 volume size.
-Appends the figures to bench/RESULTS.md under "Volumes" unless --no-write.
+Writes the figures into bench/RESULTS.md's "Volumes" section unless --no-write.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
+import os
 import statistics
 import sys
 import tempfile
@@ -40,10 +44,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pixels import FRAME_MEDIA_TYPES, Gunicorn, machine  # noqa: E402
+from pixels import (  # noqa: E402
+    FRAME_MEDIA_TYPES,
+    EmulatorProcess,
+    Gunicorn,
+    load_npy,
+    machine,
+    read_body,
+    write_section,
+)
 
 from service.bulkdata.auth import HEALTHCARE_SCOPE  # noqa: E402
-from service.emulator.server import Emulator  # noqa: E402
 from service.examples.factory import (  # noqa: E402
     StudySpec,
     make_dump,
@@ -54,13 +65,26 @@ from service.examples.factory import (  # noqa: E402
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
+def worker_pid(master_pid: int) -> int:
+    """gunicorn's worker: the master's only child."""
+    return int(Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()[0])
+
+
 def peak_rss_mib(master_pid: int) -> float:
-    """VmHWM of gunicorn's worker (the master's only child), in MiB."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    for line in Path(f"/proc/{children[0]}/status").read_text().splitlines():
+    """VmHWM of gunicorn's worker, in MiB."""
+    for line in Path(f"/proc/{worker_pid(master_pid)}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (all its threads); None: this process."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(folder: Path, datasets: list, latency_ms: float, rounds: int,
@@ -68,8 +92,10 @@ def measure(folder: Path, datasets: list, latency_ms: float, rounds: int,
     slices = [ds for ds in datasets if ds.Modality == "CT"]
     study, series = slices[0].StudyInstanceUID, slices[0].SeriesInstanceUID
     times: dict[str, list[float]] = {"dwc": [], "raw": [], "service": [], "int16": []}
+    # CPU seconds of the emulator, the gunicorn worker and this client, per path.
+    cpu: dict[str, list[tuple[float, float, float]]] = {key: [] for key in times}
     sizes: dict[str, int] = {}
-    with Emulator(folder, latency_ms=latency_ms) as emulator:
+    with EmulatorProcess(folder, workdir, latency_ms=latency_ms) as emulator:
         env = {"DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{workdir / f'store{latency_ms}.db'}",
                "GOOGLE_APPLICATION_CREDENTIALS": str(emulator.key_file),
                "DICOM_RESOLVER_HEALTHCARE_API_ROOT": emulator.api_root,
@@ -102,22 +128,17 @@ def measure(folder: Path, datasets: list, latency_ms: float, rounds: int,
 
             def raw() -> int:
                 def one(ds) -> int:  # type: ignore[no-untyped-def]
-                    url = emulator.bulkdata_uri(study, series, ds.SOPInstanceUID, google=False)
-                    answer = authed.get(url, headers={
-                        "Accept": "application/octet-stream; transfer-syntax=*"})
-                    answer.raise_for_status()
-                    return len(answer.content)
+                    url = emulator.bulkdata_uri(study, series, ds.SOPInstanceUID)
+                    return len(read_body(authed, url, {
+                        "Accept": "application/octet-stream; transfer-syntax=*"}))
                 with ThreadPoolExecutor(16) as pool:
                     return sum(pool.map(one, slices))
 
             def service(dtype: str) -> np.ndarray:
-                answer = http.get(f"{server.url}/v1/studies/{study}/series/{series}/volume"
-                                  f"?dtype={dtype}", stream=True)
-                answer.raise_for_status()
-                # Read in 1 MiB chunks (requests' .content reads 10 KiB at a time).
-                body = b"".join(answer.iter_content(2**20))
+                body = read_body(http, f"{server.url}/v1/studies/{study}/series/{series}"
+                                       f"/volume?dtype={dtype}")
                 sizes[dtype] = len(body)
-                return np.load(io.BytesIO(body))
+                return load_npy(body)
 
             # Warm-up: tokens, pools, decoders; and the answers must agree.
             volume = service("float32")
@@ -129,13 +150,19 @@ def measure(folder: Path, datasets: list, latency_ms: float, rounds: int,
                 for key, action in (("dwc", via_dwc), ("raw", raw),
                                     ("service", lambda: service("float32")),
                                     ("int16", lambda: service("int16"))):
+                    pids = (emulator.process.pid, worker_pid(server.process.pid), None)
+                    before = [cpu_seconds(pid) for pid in pids]
                     started = time.perf_counter()
                     action()
                     times[key].append(time.perf_counter() - started)
+                    cpu[key].append(tuple(cpu_seconds(pid) - was  # type: ignore[misc]
+                                          for pid, was in zip(pids, before, strict=True)))
             peak = peak_rss_mib(server.process.pid)
         finally:
             server.stop()
     return {"times": {k: statistics.median(v) for k, v in times.items()}, "sizes": sizes,
+            "cpu": {k: [statistics.median(run[i] for run in v) for i in range(3)]
+                    for k, v in cpu.items()},
             "peak_rss_mib": peak, "volume_mib": volume.nbytes / 2**20}
 
 
@@ -150,7 +177,15 @@ def report(results: dict[float, dict]) -> str:
             f"{t['int16']:.2f} | {t['dwc'] / t['service']:.1f}× | "
             f"{t['service'] / t['raw']:.2f}× | {sizes['float32'] / 2**20:.0f} | "
             f"{sizes['int16'] / 2**20:.0f} | {result['peak_rss_mib']:.0f} |")
+    lines += ["", "CPU seconds per path (medians): emulator / service worker / client.", "",
+              "| injected latency | " + " | ".join(KEYS) + " |", "|---|---|---|---|---|"]
+    for latency, result in results.items():
+        lines.append(f"| {latency:g} ms | " + " | ".join(
+            "{:.2f} / {:.2f} / {:.2f}".format(*result["cpu"][key]) for key in KEYS) + " |")
     return "\n".join(lines)
+
+
+KEYS = ("dwc", "raw", "service", "int16")
 
 
 def main() -> int:
@@ -171,12 +206,11 @@ def main() -> int:
     if not args.no_write:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         section = (f"\n## Volumes — {stamp}\n\n{machine()}. {args.slices} slices 512×512 int16 "
-                   "CT (InstanceNumbers shuffled), emulator on loopback, gunicorn 1 worker × 4 "
-                   "threads, payload cache off, volume_fetch_concurrency 16; medians of "
-                   f"{args.rounds} rounds.\n\n{table}\n")
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(section)
-        print(f"appended to {RESULTS}")
+                   "CT (InstanceNumbers shuffled), emulator (own process) on loopback, gunicorn "
+                   "1 worker × 4 threads, payload cache off, volume_fetch_concurrency 16; "
+                   f"medians of {args.rounds} rounds after a warm-up.\n\n{table}\n")
+        write_section("Volumes", section)
+        print(f"written to {RESULTS}")
     return 0
 
 
