@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession, Request
 from requests.adapters import HTTPAdapter
@@ -62,6 +63,35 @@ class PixelPayload:
 
 def is_compressed(transfer_syntax: str | None) -> bool:
     return bool(transfer_syntax) and transfer_syntax not in NATIVE_TRANSFER_SYNTAXES
+
+
+class WholeBodyAdapter(HTTPAdapter):
+    """Reads a non-streamed body in one read instead of requests' 10 KiB chunks.
+
+    A 512 KiB slice read by `Response.content` costs ~50 trips through urllib3's
+    decoding machinery (about 1 ms of CPU); one `raw.read()` lets http.client fill
+    the whole buffer at once. urllib3 errors are translated as requests' own
+    iter_content translates them, so a body cut short is still retried upstream.
+    """
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             **kwargs: object) -> requests.Response:  # type: ignore[override]
+        response = super().send(request, stream=True, **kwargs)  # type: ignore[arg-type]
+        if stream:
+            return response
+        try:
+            content = response.raw.read(decode_content=True)
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.ConnectionError(exc) from exc
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        response._content = content or b""  # noqa: SLF001 - what requests' .content sets
+        response._content_consumed = True  # noqa: SLF001
+        return response
 
 
 class BulkDataClient:
@@ -236,7 +266,7 @@ class BulkDataClient:
             session: requests.Session = AuthorizedSession(
                 guard, refresh_status_codes=(), max_refresh_attempts=0,
                 auth_request=auth_request)
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            adapter = WholeBodyAdapter(pool_connections=4, pool_maxsize=32)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             self._owned.append(session)
