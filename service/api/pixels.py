@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, params
 from service.bulkdata.client import BulkDataClient
-from service.pixels.encode import to_json_lists, to_npy, to_png, to_raw
+from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
 from service.pixels.hounsfield import parse_window, window_to_uint8
 from service.pixelservice import (
@@ -41,7 +41,7 @@ JSON_MAX_VALUES = 256 * 256
 
 @dataclass(frozen=True)
 class Rendered:
-    body: bytes
+    body: bytes | list[bytes]  # chunks are written one after the other, never joined
     mimetype: str
     headers: dict[str, str]
 
@@ -66,14 +66,16 @@ def get_pixels(study: str, series: str, instance: str) -> Response:
                             parameter="frame")
     pixels = resolve_pixels(engine(), bulkdata(), query)
     rendered = render(pixels, media_type, args.get("window"), single=frames is not None)
-    response = Response(rendered.body, mimetype=rendered.mimetype)
-    response.headers.update(describe_headers(pixels))
-    response.headers.update(rendered.headers)
-    response.headers["X-Frames"] = ",".join(str(n) for n in pixels.frames)
+    headers = describe_headers(pixels)
+    headers.update(rendered.headers)
+    headers["X-Frames"] = ",".join(str(n) for n in pixels.frames)
     # Pixels are patient data: shared caches must not keep them.
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["Vary"] = "Accept"  # set directly: the header-set parser is slow
-    return response
+    headers["Cache-Control"] = "private, max-age=300"
+    headers["Vary"] = "Accept"  # set directly: the header-set parser is slow
+    body = rendered.body
+    if isinstance(body, list):
+        headers["Content-Length"] = str(sum(len(chunk) for chunk in body))
+    return Response(body, mimetype=rendered.mimetype, headers=headers)
 
 
 def negotiate(fmt: str | None, accept: str | None) -> str:
@@ -122,7 +124,7 @@ def render(pixels: InstancePixels, media_type: str, window: str | None, *,
     """The body of the answer in `media_type`; a single frame loses the frame axis."""
     values = pixels.values[0] if single else pixels.values
     if media_type == NPY:
-        return Rendered(to_npy(values), NPY, {})
+        return Rendered(to_npy_chunks(values), NPY, {})
     if media_type == RAW:
         raw = to_raw(values)
         return Rendered(raw.body, RAW, {"X-Shape": raw.shape, "X-Dtype": raw.dtype})

@@ -6,6 +6,7 @@ then each slice's bytes (stream_npy does both and checks every slice).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -38,10 +39,16 @@ def npy_header(shape: Sequence[int], dtype: np.dtype | str) -> bytes:
         raise EncodeError("npy streams here are little endian; convert the dtype first")
     if dtype.hasobject:
         raise EncodeError("object arrays cannot be written as npy")
+    return _npy_header(tuple(int(size) for size in shape), dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    # Slices of a series share one shape: numpy's header writer runs once per shape.
     header = {
         "descr": npy_format.dtype_to_descr(dtype),
         "fortran_order": False,
-        "shape": tuple(int(size) for size in shape),
+        "shape": shape,
     }
     buffer = io.BytesIO()
     try:
@@ -54,8 +61,13 @@ def npy_header(shape: Sequence[int], dtype: np.dtype | str) -> bytes:
 
 def to_npy(array: np.ndarray) -> bytes:
     """A complete .npy file (numpy.load reads it back)."""
+    return b"".join(to_npy_chunks(array))
+
+
+def to_npy_chunks(array: np.ndarray) -> list[bytes]:
+    """The .npy file as [header, values]: a response body sent without joining them."""
     array = _little_endian(array)
-    return npy_header(array.shape, array.dtype) + array.tobytes()
+    return [npy_header(array.shape, array.dtype), array.tobytes()]
 
 
 def stream_npy(shape: Sequence[int], dtype: np.dtype | str,

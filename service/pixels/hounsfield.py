@@ -55,10 +55,9 @@ def to_hu(stored: np.ndarray, rescale: Rescale, dtype: str = "float32") -> np.nd
         return _to_int16(stored, slope, intercept)
     if (dtype == "float32" and slope == 1.0 and intercept.is_integer()
             and abs(intercept) < 2**20 and stored.dtype.itemsize <= 2):
-        # Fast path for CT: |value + intercept| < 2**21 is exact in float32.
-        out = stored.astype(np.float32)
-        out += np.float32(intercept)
-        return out
+        # Fast path for CT: |value + intercept| < 2**21 is exact in float32; one pass,
+        # the cast to float32 done inside the ufunc's loop.
+        return np.add(stored, np.float32(intercept), dtype=np.float32)
     out64 = stored.astype(np.float64)
     out64 *= slope
     out64 += intercept
@@ -79,10 +78,19 @@ def _to_int16(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
             raise DtypeError(
                 f"values span {low}..{high}, outside int16 ({_INT16.min}..{_INT16.max}); "
                 "ask for float32")
-    work = stored.astype(np.int64)
-    work *= slope_int
-    work += intercept_int
-    return work.astype(np.int16)
+    # Every result fits int16 (checked above), so arithmetic in int16 that wraps modulo
+    # 2**16 lands on it exactly: no int64 temporary, one output array.
+    out = stored.astype(np.int16)  # wraps e.g. uint16 values above 32767; undone below
+    if slope_int != 1:
+        np.multiply(out, np.int16(_wrap16(slope_int)), out=out)
+    if intercept_int:
+        np.add(out, np.int16(_wrap16(intercept_int)), out=out)
+    return out
+
+
+def _wrap16(value: int) -> int:
+    """`value` modulo 2**16, as a signed 16-bit integer."""
+    return (value + 2**15) % 2**16 - 2**15
 
 
 def _lut_to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
