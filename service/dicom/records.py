@@ -32,6 +32,13 @@ SUMMARY_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "InstanceNumber", "ImageTyp
                     "AcquisitionNumber", "ImagePositionPatient", "ImageOrientationPatient",
                     "SliceLocation", "Rows", "Columns", "NumberOfFrames")
 
+# The instance-level return attributes of QIDO-RS (PS3.18 Table 10.6.3-5: SOPClassUID,
+# SOPInstanceUID, InstanceNumber, Rows, Columns, BitsAllocated, NumberOfFrames) and the
+# character set and timezone that say how to read them, kept apart as DICOM JSON so
+# that instance searches need not parse each instance's whole JSON (service/dicomweb).
+QIDO_INSTANCE_KEYS = ("00080005", "00080016", "00080018", "00080201", "00200013", "00280008",
+                      "00280010", "00280011", "00280100")
+
 
 @dataclass(slots=True)
 class InstanceRecord:
@@ -62,6 +69,7 @@ class InstanceRecord:
     summary_json: bytes  # normalized SUMMARY_KEYWORDS, for instance lists
     study_json: bytes  # normalized study-level attributes
     series_json: bytes  # normalized series-level attributes
+    qido_json: bytes  # QIDO_INSTANCE_KEYS of the instance as received (DICOM JSON)
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -155,6 +163,8 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         summary_json=_exact_size(json_model.dumps(summary)),
         study_json=_exact_size(json_model.dumps(study)),
         series_json=_exact_size(json_model.dumps(series)),
+        qido_json=_exact_size(json_model.dumps(
+            {key: dataset[key] for key in QIDO_INSTANCE_KEYS if key in dataset})),
     )
 
 

@@ -9,11 +9,16 @@ creator, so that the answer can still be read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from service.dicom import dictionary
+from service.dicom.records import QIDO_INSTANCE_KEYS
 from service.dicomweb import levels
 from service.dicomweb.query import QidoQuery
+
+_STORED_APART = frozenset(QIDO_INSTANCE_KEYS)
 
 
 def computed(level: str, *, retrieve_url: str, modalities: list[str] | None = None,
@@ -45,16 +50,47 @@ def answer_keys(query: QidoQuery, fixed_levels: tuple[str, ...]) -> frozenset[st
     return frozenset(keys)
 
 
-def select(dataset: dict[str, Any], keys: frozenset[str] | None) -> dict[str, Any]:
-    """The attributes of `dataset` named by `keys` (None: all), in tag order."""
+def needs_whole_instance(query: QidoQuery, keys: frozenset[str] | None) -> bool:
+    """Whether an instance search must read each instance's whole stored JSON: when the
+    answer (`keys`, None: includefield=all) or a matching key names an instance-level
+    attribute outside the QIDO attributes stored apart (records.QIDO_INSTANCE_KEYS)."""
+    if query.level != levels.INSTANCE:
+        return False
     if keys is None:
-        chosen = set(dataset)
-    else:
-        chosen = {key for key in keys if key in dataset}
-        for key in list(chosen):
-            tag = int(key, 16)
-            if dictionary.is_private(tag) and not dictionary.is_private_creator(tag):
-                creator = dictionary.tag_key(dictionary.private_creator_tag(tag))
-                if creator in dataset:
-                    chosen.add(creator)
-    return {key: dataset[key] for key in sorted(chosen)}
+        return True
+    wanted = keys | {f.key for f in query.matching}
+    return any(key not in _STORED_APART and key not in levels.COMPUTED
+               and levels.level_of(key) == levels.INSTANCE for key in wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    ordered: tuple[str, ...]  # the keys and their private creators, in tag order
+    creators: dict[str, str]  # private element key → its creator's key
+    creators_only: frozenset[str]  # creators not asked for themselves
+
+
+@lru_cache(maxsize=256)
+def _plan(keys: frozenset[str]) -> _Plan:
+    creators: dict[str, str] = {}
+    for key in keys:
+        tag = int(key, 16)
+        if dictionary.is_private(tag) and not dictionary.is_private_creator(tag):
+            creators[key] = dictionary.tag_key(dictionary.private_creator_tag(tag))
+    return _Plan(tuple(sorted(keys | set(creators.values()))), creators,
+                 frozenset(creators.values()) - keys)
+
+
+def select(dataset: dict[str, Any], keys: frozenset[str] | None) -> dict[str, Any]:
+    """The attributes of `dataset` named by `keys` (None: all), in tag order; a private
+    attribute brings its private creator."""
+    if keys is None:
+        return {key: dataset[key] for key in sorted(dataset)}
+    plan = _plan(keys)
+    chosen = {key: dataset[key] for key in plan.ordered if key in dataset}
+    if plan.creators_only:
+        # A creator that only its elements asked for stays only when one of them is here.
+        needed = {creator for key, creator in plan.creators.items() if key in chosen}
+        for creator in plan.creators_only - needed:
+            chosen.pop(creator, None)
+    return chosen

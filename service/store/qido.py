@@ -25,7 +25,7 @@ from sqlalchemy.sql import ColumnElement
 from service.dicomweb import levels
 from service.dicomweb.query import Filter, QidoQuery
 from service.store.queries import wildcard_to_like
-from service.store.schema import instances, series, studies
+from service.store.schema import instance_qido, instances, series, studies
 
 # -- ingest hook: the level columns of a stored instance -------------------------------------
 
@@ -127,7 +127,8 @@ def _order(level: str, scope: Scope) -> list:
     return order
 
 
-def _statement(level: str, scope: Scope, conditions: list):  # type: ignore[no-untyped-def]
+def _statement(level: str, scope: Scope, conditions: list,  # type: ignore[no-untyped-def]
+               whole_instance: bool = True):
     columns = [studies.c.study_uid, studies.c.dicom_json.label("study_json"),
                studies.c.modalities, studies.c.series_count,
                studies.c.instance_count.label("study_instances")]
@@ -137,7 +138,11 @@ def _statement(level: str, scope: Scope, conditions: list):  # type: ignore[no-u
                     series.c.instance_count.label("series_instances")]
         source = series.join(studies, series.c.study_uid == studies.c.study_uid)
     if level == levels.INSTANCE:
-        columns += [instances.c.sop_uid, instances.c.dicom_json.label("instance_json")]
+        # The small QIDO JSON (instance_qido) when it holds all the search needs; the
+        # whole JSON for instances stored before that table existed.
+        instance_json = instances.c.dicom_json if whole_instance else func.coalesce(
+            instance_qido.c.dicom_json, instances.c.dicom_json)
+        columns += [instances.c.sop_uid, instance_json.label("instance_json")]
         source = instances.join(series, instances.c.series_uid == series.c.series_uid) \
             .join(studies, instances.c.study_uid == studies.c.study_uid)
     where = list(conditions)
@@ -145,11 +150,20 @@ def _statement(level: str, scope: Scope, conditions: list):  # type: ignore[no-u
         where.append(studies.c.study_uid == scope.study_uid)
     if scope.series_uid is not None:
         where.append(series.c.series_uid == scope.series_uid)
-    return select(*columns).select_from(source).where(*where), where, source
+    rows_source = source  # `source` alone counts the matches
+    if level == levels.INSTANCE and not whole_instance:
+        rows_source = source.outerjoin(instance_qido,
+                                       instance_qido.c.sop_uid == instances.c.sop_uid)
+    return select(*columns).select_from(rows_source).where(*where), where, source
 
 
-def find_candidates(engine: Engine, query: QidoQuery, scope: Scope) -> Candidates:
-    """The rows of a QIDO search: the page itself, or every candidate to match in Python."""
+def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
+                    whole_instance: bool = True) -> Candidates:
+    """The rows of a QIDO search: the page itself, or every candidate to match in Python.
+
+    `whole_instance=False`: instance rows carry only the QIDO instance attributes
+    (instance_qido), enough when neither the answer nor the matching needs others.
+    """
     conditions, residual = [], []
     for flt in query.matching:
         condition, exact = (None, False) if query.empty else _condition(flt, query.fuzzy)
@@ -157,7 +171,7 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope) -> Candidate
             conditions.append(condition)
         if not exact:
             residual.append(flt)
-    statement, where, source = _statement(query.level, scope, conditions)
+    statement, where, source = _statement(query.level, scope, conditions, whole_instance)
     statement = statement.order_by(*_order(query.level, scope))
     with engine.connect() as connection:
         if residual:

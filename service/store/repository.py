@@ -13,7 +13,7 @@ from service.dicom.records import SUMMARY_KEYWORDS, InstanceRecord
 from service.store import qido
 from service.store.engine import WRITE
 from service.store.schema import dumps as dumps_table
-from service.store.schema import instances, series, studies
+from service.store.schema import instance_qido, instances, series, studies
 
 CHUNK = 500  # bound on IN (...) lists and executemany batches
 
@@ -170,6 +170,12 @@ def _write_instances(connection: Connection, created: list[InstanceRecord],
         columns = {name: bindparam(name) for name in rows[0] if name not in ("sop_uid", "_key")}
         connection.execute(update(instances).where(instances.c.sop_uid == bindparam("_key"))
                            .values(**columns), rows)
+        # Deleted and written again: instances stored before the table existed have no row.
+        connection.execute(delete(instance_qido).where(
+            instance_qido.c.sop_uid.in_([r.sop_uid for r in chunk])))
+    for chunk in _chunks(created + updated):
+        connection.execute(insert(instance_qido), [
+            {"sop_uid": r.sop_uid, "dicom_json": r.qido_json} for r in chunk])
 
 
 def refresh_counts(connection: Connection, study_uids: list[str],

@@ -97,3 +97,15 @@ instances = Table(
           "sop_uid"),
     Index("ix_instances_study", "study_uid", "sop_class_uid"),
 )
+
+# The QIDO-RS instance return attributes as DICOM JSON (records.QIDO_INSTANCE_KEYS), so
+# that instance searches need not parse each instance's whole JSON. A table of its own:
+# in SQLite a column added after instances.dicom_json would be read by walking that
+# blob's overflow pages (an instance search of 300 rows: ~4 ms instead of ~0.5 ms).
+# Instances stored before it existed have no row here (searches read their whole JSON).
+instance_qido = Table(
+    "instance_qido", metadata,
+    Column("sop_uid", UID, ForeignKey("instances.sop_uid", ondelete="CASCADE"),
+           primary_key=True),
+    Column("dicom_json", LargeBinary, nullable=False),
+)

@@ -17,7 +17,7 @@ from flask import Response, request
 from service.api import engine, params, settings
 from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.dicomweb import levels
-from service.dicomweb.answers import answer_keys, computed, select
+from service.dicomweb.answers import answer_keys, computed, needs_whole_instance, select
 from service.dicomweb.matching import Options, matches_all
 from service.dicomweb.query import QidoQuery, QueryError, parse_query
 from service.dicomweb.uris import rewrite_bulkdata_uris
@@ -82,21 +82,23 @@ def _search(level: str, scope: Scope, fixed: tuple[str, ...]) -> Response:
     if scope.study_uid is not None and not qido.scope_exists(engine(), scope):
         what = f"series {scope.series_uid} of study" if scope.series_uid else "study"
         raise NotFound(f"{what} {scope.study_uid} is not stored")
-    found = qido.find_candidates(engine(), query, scope)
-    base = base_url()
     keys = None if query.include_all else answer_keys(query, fixed)
+    found = qido.find_candidates(engine(), query, scope,
+                                 whole_instance=needs_whole_instance(query, keys))
+    datasets = _Datasets(level, base_url())
     results: list[dict[str, Any]] = []
     if found.residual:
         options, total = Options.of(query), 0
         for row in found.rows:
-            dataset = _dataset(row, level, base)
+            dataset = datasets.of(row)
             if matches_all(dataset, found.residual, options):
                 total += 1
                 if query.offset < total <= query.offset + query.limit:
                     results.append(select(dataset, keys))
     else:
         total = found.total
-        results = [select(_dataset(row, level, base), keys) for row in found.rows]
+        results = [select(datasets.of(row), keys) for row in found.rows]
+    base = datasets.base
     if not results and total > 0:
         return Response(status=204)  # offset past the end: nothing more (§8.3.4.4)
     response = Response(rewrite_bulkdata_uris(orjson.dumps(results), base), mimetype=DICOM_JSON)
@@ -116,23 +118,45 @@ def _parsed(level_json: bytes | None) -> dict[str, Any]:
     return orjson.loads(level_json) if level_json else {}
 
 
-def _dataset(row: Any, level: str, base: str) -> dict[str, Any]:
-    """Stored DICOM JSON of the row's levels merged, with the computed attributes."""
-    study_url = f"{base}/dicomweb/studies/{row.study_uid}"
-    modalities = [m for m in (row.modalities or "").split("\\") if m]
-    dataset: dict[str, Any] = dict(_parsed(row.study_json))
-    dataset.setdefault(levels.STUDY_UID, {"vr": "UI", "Value": [row.study_uid]})
-    dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
-                            study_series=row.series_count, study_instances=row.study_instances))
-    if level == STUDY:
+class _Datasets:
+    """Each row's stored DICOM JSON of its levels merged, with the computed attributes.
+
+    The study (and series) part is built once per study (series) of a search and shared
+    by its rows: an instance search of one series merges it once, not per instance.
+    """
+
+    def __init__(self, level: str, base: str) -> None:
+        self.level, self.base = level, base
+        self._parents: dict[tuple[str, str | None], dict[str, Any]] = {}
+
+    def of(self, row: Any) -> dict[str, Any]:
+        if self.level == STUDY:
+            return self._study(row)
+        parent = self._parents.get((row.study_uid, row.series_uid))
+        if parent is None:
+            parent = self._parents[(row.study_uid, row.series_uid)] = self._series(row)
+        if self.level == SERIES:
+            return dict(parent)
+        dataset = {**parent, **orjson.loads(row.instance_json)}
+        dataset.update(computed(INSTANCE, retrieve_url=f"{self.base}/dicomweb/studies/"
+                                f"{row.study_uid}/series/{row.series_uid}/instances/{row.sop_uid}"))
         return dataset
-    series_url = f"{study_url}/series/{row.series_uid}"
-    dataset.update(_parsed(row.series_json))
-    dataset.setdefault(levels.SERIES_UID, {"vr": "UI", "Value": [row.series_uid]})
-    dataset.update(computed(SERIES, retrieve_url=series_url,
-                            series_instances=row.series_instances))
-    if level == SERIES:
+
+    def _study(self, row: Any) -> dict[str, Any]:
+        study_url = f"{self.base}/dicomweb/studies/{row.study_uid}"
+        modalities = [m for m in (row.modalities or "").split("\\") if m]
+        dataset: dict[str, Any] = dict(_parsed(row.study_json))
+        dataset.setdefault(levels.STUDY_UID, {"vr": "UI", "Value": [row.study_uid]})
+        dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
+                                study_series=row.series_count,
+                                study_instances=row.study_instances))
         return dataset
-    dataset.update(orjson.loads(row.instance_json))
-    dataset.update(computed(INSTANCE, retrieve_url=f"{series_url}/instances/{row.sop_uid}"))
-    return dataset
+
+    def _series(self, row: Any) -> dict[str, Any]:
+        dataset = self._study(row)
+        dataset.update(_parsed(row.series_json))
+        dataset.setdefault(levels.SERIES_UID, {"vr": "UI", "Value": [row.series_uid]})
+        dataset.update(computed(SERIES, retrieve_url=f"{self.base}/dicomweb/studies/"
+                                f"{row.study_uid}/series/{row.series_uid}",
+                                series_instances=row.series_instances))
+        return dataset
