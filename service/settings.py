@@ -70,6 +70,8 @@ class Settings:
     qido_max_limit: int = 1000
     # Origins allowed to call /dicomweb from a browser (CORS; "*" for any, empty: none).
     dicomweb_cors_origins: tuple[str, ...] = ()
+    # Bytes of WADO-RS metadata answers kept per worker, keyed by ETag (0: no cache).
+    dicomweb_metadata_cache_bytes: int = 64 * 1024 * 1024
     # Slices of a series volume fetched at once (and held in memory while streaming).
     volume_fetch_concurrency: int = 16
     # Public root URL of the service for RetrieveURL and BulkDataURIs (default: the request's).

@@ -21,6 +21,7 @@ from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
 from service.bulkdata.client import BulkDataClient, PixelPayload
 from service.dicomweb import negotiate
+from service.dicomweb.cache import BodyCache
 from service.dicomweb.multipart import Part, write_multipart
 from service.dicomweb.uris import bulkdata_path_of, rewrite_bulkdata_uris
 from service.pixels.description import PixelDescription
@@ -69,24 +70,47 @@ def instance_metadata(study: str, series: str, instance: str) -> Response:
 def _metadata(study_uid: str, series_uid: str | None = None,
               sop_uid: str | None = None) -> Response:
     check_accept_json()
-    found = qido.read_metadata(engine(), study_uid, series_uid, sop_uid)
-    if not found.instances:
+    index = qido.metadata_index(engine(), study_uid, series_uid, sop_uid)
+    if not index.sop_uids:
         what = sop_uid or series_uid or study_uid
         raise NotFound(f"{what} is not stored")
     base = base_url()
-    # The stored content hashes stand for the content: no need to hash megabytes.
-    digest = hashlib.blake2b(b"".join(found.content_hashes) + base.encode(), digest_size=16)
-    etag = digest.hexdigest()
+    etag = _etag(index.content_hashes, base)
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        body = b"[" + b",".join(found.instances) + b"]"
-        response = Response(rewrite_bulkdata_uris(body, base), mimetype=DICOM_JSON)
+        cache = _metadata_cache()
+        body = cache.get(etag) if cache is not None else None
+        if body is None:
+            found = qido.read_metadata(engine(), study_uid, series_uid, sop_uid)
+            if not found.instances:  # deleted since the index was read
+                raise NotFound(f"{sop_uid or series_uid or study_uid} is not stored")
+            # The ETag of what was read (an ingest may have come in between).
+            etag = _etag(found.content_hashes, base)
+            body = rewrite_bulkdata_uris(b"[" + b",".join(found.instances) + b"]", base)
+            if cache is not None:
+                cache.put(etag, body)
+        response = Response(body, mimetype=DICOM_JSON)
     response.set_etag(etag)
-    if found.last_modified is not None:
-        response.last_modified = found.last_modified
+    if index.last_modified is not None:
+        response.last_modified = index.last_modified
     response.headers["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _etag(content_hashes: list[bytes], base: str) -> str:
+    """The stored content hashes stand for the content (no need to hash megabytes); the
+    base URL is part of the answer (BulkDataURIs)."""
+    return hashlib.blake2b(b"".join(content_hashes) + base.encode(), digest_size=16).hexdigest()
+
+
+def _metadata_cache() -> BodyCache | None:
+    """The worker's cache of metadata answers (made on first use; None when disabled)."""
+    cache = current_app.extensions.get("dicomweb_metadata_cache")
+    if cache is None and settings().dicomweb_metadata_cache_bytes > 0:
+        cache = current_app.extensions.setdefault(
+            "dicomweb_metadata_cache", BodyCache(settings().dicomweb_metadata_cache_bytes))
+    return cache
 
 
 # -- frames ---------------------------------------------------------------------------------
