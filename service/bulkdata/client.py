@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -92,6 +93,31 @@ class WholeBodyAdapter(HTTPAdapter):
         response._content = content or b""  # noqa: SLF001 - what requests' .content sets
         response._content_consumed = True  # noqa: SLF001
         return response
+
+
+class PooledAuthorizedSession(AuthorizedSession):
+    """An AuthorizedSession that asks the environment (proxies, CA bundle) once per origin.
+
+    requests re-reads the proxy variables and walks the whole environment on every
+    request (0.2–0.4 ms of CPU each, 300 times per volume); for one origin the answer
+    does not change during the life of the process. Per-request proxies take requests'
+    own path.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._environment: dict[Hashable, dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        if proxies:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = (urlsplit(url)[:2], stream, verify, cert)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, {}, stream, verify, cert)
+            self._environment[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
 
 
 class BulkDataClient:
@@ -263,7 +289,7 @@ class BulkDataClient:
         auth_request = Request(token_session)
         authorize: Callable[[str, dict[str, str]], None] | None = None
         if self._session_arg is None:
-            session: requests.Session = AuthorizedSession(
+            session: requests.Session = PooledAuthorizedSession(
                 guard, refresh_status_codes=(), max_refresh_attempts=0,
                 auth_request=auth_request)
             adapter = WholeBodyAdapter(pool_connections=4, pool_maxsize=32)
