@@ -192,6 +192,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency", type=float, action="append",
+                        help="injected latency in ms (repeatable; default 20 then 0)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-volume-") as name:
@@ -200,7 +202,7 @@ def main() -> int:
                                         shuffle_instance_numbers=True))
         write_dicom_files(datasets, workdir / "dicom")
         results = {latency: measure(workdir / "dicom", datasets, latency, args.rounds, workdir)
-                   for latency in (20.0, 0.0)}
+                   for latency in (args.latency or (20.0, 0.0))}
     table = report(results)
     print(table)
     if not args.no_write:
