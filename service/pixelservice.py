@@ -93,7 +93,7 @@ def load_attributes(engine: Engine, query: PixelQuery) -> dict[str, Any]:
             f"The stored metadata of instance {query.sop_uid} lacks {missing} of the Image "
             "Pixel module, so its pixel data cannot be decoded.",
             sop_instance_uid=query.sop_uid, missing=list(stored.pixel_module_missing))
-    return orjson.loads(stored.attributes)
+    return orjson.loads(stored.body)
 
 
 def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:

@@ -97,12 +97,13 @@ def get_instance(study: str, series: str, instance: str) -> Response:
     if view not in ("normalized", "dicom"):
         raise BadRequest("view must be 'normalized' or 'dicom'", parameter="view")
     stored = queries.get_instance(engine(), params.uid(study, "study"),
-                                  params.uid(series, "series"), params.uid(instance, "instance"))
+                                  params.uid(series, "series"), params.uid(instance, "instance"),
+                                  dicom_json=view == "dicom")
     if stored is None:
         raise NotFound(f"instance {instance} of series {series} is not stored")
     if view == "dicom":
-        return json_response(stored.dicom_json, mimetype="application/dicom+json")
-    return json_response(stored.attributes)
+        return json_response(stored.body, mimetype="application/dicom+json")
+    return json_response(stored.body)
 
 
 @blueprint.get("/<study>/reports")

@@ -172,28 +172,27 @@ def list_instances(engine: Engine, study_uid: str, series_uid: str, limit: int,
 @dataclass(slots=True)
 class StoredInstance:
     sop_uid: str
-    series_uid: str
-    study_uid: str
-    dicom_json: bytes
-    attributes: bytes
+    body: bytes  # the stored DICOM JSON or the normalized JSON, as asked
     has_pixel_data: bool
     pixel_module_missing: list[str]
 
 
-def get_instance(engine: Engine, study_uid: str, series_uid: str,
-                 sop_uid: str) -> StoredInstance | None:
+def get_instance(engine: Engine, study_uid: str, series_uid: str, sop_uid: str, *,
+                 dicom_json: bool = False) -> StoredInstance | None:
+    """One instance's normalized attributes (or, with `dicom_json`, its JSON as ingested).
+
+    Only the asked blob is read: the pixel path calls this once per slice.
+    """
+    body = instances.c.dicom_json if dicom_json else instances.c.attributes
     with engine.connect() as connection:
         row = connection.execute(
-            select(instances.c.sop_uid, instances.c.series_uid, instances.c.study_uid,
-                   instances.c.dicom_json, instances.c.attributes, instances.c.has_pixel_data,
-                   instances.c.pixel_module_missing)
+            select(body, instances.c.has_pixel_data, instances.c.pixel_module_missing)
             .where(instances.c.sop_uid == sop_uid, instances.c.series_uid == series_uid,
                    instances.c.study_uid == study_uid)).first()
     if row is None:
         return None
     missing = row.pixel_module_missing.split(",") if row.pixel_module_missing else []
-    return StoredInstance(row.sop_uid, row.series_uid, row.study_uid, bytes(row.dicom_json),
-                          bytes(row.attributes), bool(row.has_pixel_data), missing)
+    return StoredInstance(sop_uid, bytes(row[0]), bool(row.has_pixel_data), missing)
 
 
 def study_instances_json(engine: Engine, study_uid: str,
