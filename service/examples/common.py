@@ -1,14 +1,17 @@
-"""Modules every synthetic instance shares: file meta, patient, study, equipment."""
+"""Modules every synthetic instance shares: file meta, patient, study, equipment;
+and the series and image attributes the CT and MR images have in common."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import numpy as np
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from . import uids
+from . import phantom, uids
 from .geometry import ImagePlan
 from .spec import StudySpec
 
@@ -130,3 +133,98 @@ def reference_item(sop_class: str, sop_instance: str) -> Dataset:
     item.ReferencedSOPClassUID = sop_class
     item.ReferencedSOPInstanceUID = sop_instance
     return item
+
+
+def add_series_opening(
+    ds: Dataset, spec: StudySpec, series_index: int, *,
+    sop_class_uid: str, modality: str, manufacturer: str,
+) -> None:
+    """SOP class, series dates, modality and site: how every image series begins."""
+    series_date, series_time = add_seconds(
+        spec.study_date, spec.study_time, series_seconds(series_index)
+    )
+    ds.SOPClassUID = sop_class_uid
+    ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = series_date
+    ds.SeriesTime = series_time
+    ds.Modality = modality
+    ds.Manufacturer = manufacturer
+    add_institution(ds, spec)
+
+
+def add_series_frame(
+    ds: Dataset, spec: StudySpec, series_index: int, position_reference: str
+) -> None:
+    """Series identity and the study's frame of reference (PS3.3 C.7.3.1, C.7.4.1)."""
+    ds.SeriesInstanceUID = series_instance_uid(spec, series_index)
+    ds.SeriesNumber = 2 + series_index
+    ds.AcquisitionNumber = 1
+    ds.FrameOfReferenceUID = frame_of_reference_uid(spec)
+    ds.PositionReferenceIndicator = position_reference
+
+
+def add_pixel_format(ds: Dataset, bits_stored: int, *, signed: bool) -> None:
+    """Image Pixel module of a 16-bit-allocated grayscale image (PS3.3 C.7.6.3)."""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 1 if signed else 0
+
+
+def add_image_timing(
+    ds: Dataset, spec: StudySpec, series_index: int, plan: ImagePlan, *,
+    seconds_per_scan: float, image_kind: str,
+) -> float:
+    """ImageType, SOPInstanceUID and the image's times; returns its seconds after the study."""
+    seconds = series_seconds(series_index) + 5.0 + max(plan.scan_index, 0) * seconds_per_scan
+    date, time = add_seconds(spec.study_date, spec.study_time, seconds)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER" if plan.is_localizer else image_kind]
+    ds.InstanceCreationDate = date
+    ds.InstanceCreationTime = time
+    ds.SOPInstanceUID = sop_instance_uid(spec, series_index, plan)
+    ds.AcquisitionTime = ds.ContentTime = time
+    return seconds
+
+
+def add_image_plane(ds: Dataset, plan: ImagePlan) -> None:
+    """InstanceNumber and the Image Plane attributes of one planned image (PS3.3 C.7.6.2)."""
+    ds.InstanceNumber = plan.instance_number
+    ds.ImagePositionPatient = [ds_str(v, 4) for v in plan.position]
+    ds.ImageOrientationPatient = [ds_str(v) for v in plan.orientation]
+    ds.SliceLocation = ds_str(plan.slice_location, 4)
+    ds.Rows = plan.rows
+    ds.Columns = plan.columns
+    ds.PixelSpacing = [ds_str(v) for v in plan.pixel_spacing]
+
+
+def plane_coordinates(plan: ImagePlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patient x, y, z (mm) of a planned image's pixel centres, broadcastable to rows × columns."""
+    return phantom.plane_coordinates(
+        plan.position, plan.orientation[:3], plan.orientation[3:],
+        plan.pixel_spacing, plan.rows, plan.columns,
+    )
+
+
+def noise_seed(spec: StudySpec, series_index: int, plan: ImagePlan) -> list[int]:
+    """Seed of an image's noise: a duplicate position gets noise of its own."""
+    return [spec.seed, series_index, plan.scan_index + 1, int(plan.is_duplicate)]
+
+
+def assemble_image(
+    spec: StudySpec, series_index: int, plan: ImagePlan, *,
+    add_series: Callable[[Dataset, StudySpec, int], None],
+    add_image: Callable[[Dataset, StudySpec, int, ImagePlan], None],
+    stored_pixels: Callable[[StudySpec, int, ImagePlan], np.ndarray],
+    pixel_dtype: str,
+) -> Dataset:
+    """One complete image, with file meta and (if the spec asks) Pixel Data as OW."""
+    ds = Dataset()
+    add_patient_and_study(ds, spec)
+    add_series(ds, spec, series_index)
+    add_image(ds, spec, series_index, plan)
+    if spec.with_pixels:
+        pixels = stored_pixels(spec, series_index, plan)
+        ds.add_new(0x7FE00010, "OW", pixels.astype(pixel_dtype).tobytes())
+    ds.file_meta = file_meta(ds.SOPClassUID, ds.SOPInstanceUID)
+    return ds

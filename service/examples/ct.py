@@ -29,15 +29,10 @@ RECONSTRUCTIONS = (
 def add_series_attributes(ds: Dataset, spec: StudySpec, series_index: int) -> None:
     """Everything that is the same for every image of a CT series."""
     kernel, description, center, width = RECONSTRUCTIONS[series_index % len(RECONSTRUCTIONS)]
-    series_date, series_time = common.add_seconds(
-        spec.study_date, spec.study_time, common.series_seconds(series_index)
+    common.add_series_opening(
+        ds, spec, series_index,
+        sop_class_uid=CTImageStorage, modality="CT", manufacturer=MANUFACTURER,
     )
-    ds.SOPClassUID = CTImageStorage
-    ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = series_date
-    ds.SeriesTime = series_time
-    ds.Modality = "CT"
-    ds.Manufacturer = MANUFACTURER
-    common.add_institution(ds, spec)
     ds.SeriesDescription = description
     ds.OperatorsName = "TECH^CT"
     ds.ManufacturerModelName = "LightSpeed VCT"
@@ -67,18 +62,9 @@ def add_series_attributes(ds: Dataset, spec: StudySpec, series_index: int) -> No
     ds.TableSpeed = 78.75
     ds.TableFeedPerRotation = 39.375
     ds.SpiralPitchFactor = 0.984375
-    ds.SeriesInstanceUID = common.series_instance_uid(spec, series_index)
-    ds.SeriesNumber = 2 + series_index
-    ds.AcquisitionNumber = 1
-    ds.FrameOfReferenceUID = common.frame_of_reference_uid(spec)
-    ds.PositionReferenceIndicator = "SN"
+    common.add_series_frame(ds, spec, series_index, "SN")
     ds.ImagesInAcquisition = spec.n_slices
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = 16
-    ds.BitsStored = spec.bits_stored
-    ds.HighBit = spec.bits_stored - 1
-    ds.PixelRepresentation = 1
+    common.add_pixel_format(ds, spec.bits_stored, signed=True)
     if spec.pixel_padding:
         ds.add_new(0x00280120, "SS", PADDING_VALUE)  # PixelPaddingValue
     ds.WindowCenter = center
@@ -101,25 +87,15 @@ def add_image_attributes(
     ds: Dataset, spec: StudySpec, series_index: int, plan: ImagePlan
 ) -> None:
     """The attributes that change from image to image of a series."""
-    seconds = common.series_seconds(series_index) + 5.0 + max(plan.scan_index, 0) * 0.25
-    date, time = common.add_seconds(spec.study_date, spec.study_time, seconds)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER" if plan.is_localizer else "AXIAL"]
-    ds.InstanceCreationDate = date
-    ds.InstanceCreationTime = time
-    ds.SOPInstanceUID = common.sop_instance_uid(spec, series_index, plan)
-    ds.AcquisitionTime = ds.ContentTime = time
+    seconds = common.add_image_timing(
+        ds, spec, series_index, plan, seconds_per_scan=0.25, image_kind="AXIAL"
+    )
     # Tube current modulation: more mA where the body is wider (a smooth function of z).
     milliamps = int(round(180 + 60 * np.sin(plan.slice_location / 60.0)))
     ds.XRayTubeCurrent = milliamps
     ds.Exposure = int(round(milliamps * 0.5))
     ds.CTDIvol = round(milliamps * 0.0412, 4)
-    ds.InstanceNumber = plan.instance_number
-    ds.ImagePositionPatient = [common.ds_str(v, 4) for v in plan.position]
-    ds.ImageOrientationPatient = [common.ds_str(v) for v in plan.orientation]
-    ds.SliceLocation = common.ds_str(plan.slice_location, 4)
-    ds.Rows = plan.rows
-    ds.Columns = plan.columns
-    ds.PixelSpacing = [common.ds_str(v) for v in plan.pixel_spacing]
+    common.add_image_plane(ds, plan)
     ds.RescaleIntercept = common.ds_str(plan.intercept)
     ds.RescaleSlope = common.ds_str(plan.slope)
     ds.IrradiationEventUID = uids.derive_uid(ds.SOPInstanceUID, "irradiation")
@@ -128,12 +104,9 @@ def add_image_attributes(
 
 def stored_pixels(spec: StudySpec, series_index: int, plan: ImagePlan) -> np.ndarray:
     """The image's stored values (int16): HU of the phantom, inverse-rescaled."""
-    x, y, z = phantom.plane_coordinates(
-        plan.position, plan.orientation[:3], plan.orientation[3:],
-        plan.pixel_spacing, plan.rows, plan.columns,
-    )
+    x, y, z = common.plane_coordinates(plan)
     hu = phantom.hounsfield(x, y, z)
-    hu += phantom.noise(_noise_seed(spec, series_index, plan), hu.shape, spec.noise_hu)
+    hu += phantom.noise(common.noise_seed(spec, series_index, plan), hu.shape, spec.noise_hu)
     stored = np.rint((hu - plan.intercept) / plan.slope)
     low, high = -(1 << (spec.bits_stored - 1)), (1 << (spec.bits_stored - 1)) - 1
     stored = np.clip(stored, low, high).astype(np.int16)
@@ -150,16 +123,8 @@ def stored_pixels(spec: StudySpec, series_index: int, plan: ImagePlan) -> np.nda
 
 def make_ct_image(spec: StudySpec, series_index: int, plan: ImagePlan) -> Dataset:
     """One complete CT image, with file meta and (if asked) Pixel Data."""
-    ds = Dataset()
-    common.add_patient_and_study(ds, spec)
-    add_series_attributes(ds, spec, series_index)
-    add_image_attributes(ds, spec, series_index, plan)
-    if spec.with_pixels:
-        pixels = stored_pixels(spec, series_index, plan)
-        ds.add_new(0x7FE00010, "OW", pixels.astype("<i2").tobytes())
-    ds.file_meta = common.file_meta(ds.SOPClassUID, ds.SOPInstanceUID)
-    return ds
-
-
-def _noise_seed(spec: StudySpec, series_index: int, plan: ImagePlan) -> list[int]:
-    return [spec.seed, series_index, plan.scan_index + 1, int(plan.is_duplicate)]
+    return common.assemble_image(
+        spec, series_index, plan,
+        add_series=add_series_attributes, add_image=add_image_attributes,
+        stored_pixels=stored_pixels, pixel_dtype="<i2",
+    )
