@@ -16,6 +16,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, params
+from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.bulkdata.client import BulkDataClient
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
@@ -53,11 +54,8 @@ def bulkdata() -> BulkDataClient:
 @blueprint.get("/<study>/series/<series>/instances/<instance>/pixels")
 def get_pixels(study: str, series: str, instance: str) -> Response:
     args = request.args
-    unknown = sorted(set(args) - PARAMETERS)
-    if unknown:
-        raise BadRequest(f"unknown query parameter {unknown[0]!r}; parameters are "
-                         f"{', '.join(sorted(PARAMETERS))}", parameter=unknown[0])
-    media_type = negotiate(args.get("format"), request.headers.get("Accept"))
+    reject_unknown(args, PARAMETERS)
+    media_type = negotiate(args.get("format"), request.headers.get("Accept"), FORMATS, NPY)
     frames = parse_frame(args.get("frame"))
     query = PixelQuery(params.uid(study, "study"), params.uid(series, "series"),
                        params.uid(instance, "instance"), frames, parse_dtype(args.get("dtype")))
@@ -69,30 +67,11 @@ def get_pixels(study: str, series: str, instance: str) -> Response:
     headers = describe_headers(pixels)
     headers.update(rendered.headers)
     headers["X-Frames"] = ",".join(str(n) for n in pixels.frames)
-    # Pixels are patient data: shared caches must not keep them.
-    headers["Cache-Control"] = "private, max-age=300"
-    headers["Vary"] = "Accept"  # set directly: the header-set parser is slow
+    headers.update(PATIENT_DATA_HEADERS)  # set directly: the header-set parser is slow
     body = rendered.body
     if isinstance(body, list):
         headers["Content-Length"] = str(sum(len(chunk) for chunk in body))
     return Response(body, mimetype=rendered.mimetype, headers=headers)
-
-
-def negotiate(fmt: str | None, accept: str | None) -> str:
-    """`format` wins; else the best of Accept; no Accept → npy; nothing acceptable → 406."""
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise BadRequest(f"format must be one of {', '.join(FORMATS)}", parameter="format")
-        return FORMATS[fmt]
-    if not accept or not accept.strip():
-        return NPY
-    best = request.accept_mimetypes.best_match([NPY, RAW, JSON, PNG])
-    if best is None:
-        raise NotAcceptable(
-            f"None of the accepted media types can be served; available: "
-            f"{', '.join(FORMATS.values())} (or format={'|'.join(FORMATS)}).",
-            available=list(FORMATS.values()))
-    return best
 
 
 def parse_frame(value: str | None) -> tuple[int, ...] | None:
@@ -109,14 +88,6 @@ def parse_frame(value: str | None) -> tuple[int, ...] | None:
     if number < 1:
         raise BadRequest("frame numbers start at 1", parameter="frame")
     return (number,)
-
-
-def parse_dtype(value: str | None) -> str:
-    if value is None or value == "":
-        return "float32"
-    if value not in ("float32", "int16"):
-        raise BadRequest("dtype must be float32 or int16", parameter="dtype")
-    return value
 
 
 def render(pixels: InstancePixels, media_type: str, window: str | None, *,

@@ -16,10 +16,11 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, json_response, params, settings
+from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.bulkdata.client import BulkDataClient
 from service.pixels.encode import npy_header
 from service.pixels.volume_encode import nifti1_header, nrrd_header, stream_volume
-from service.problems import BadRequest, NotAcceptable, Unprocessable
+from service.problems import BadRequest, Unprocessable
 from service.volumes import (
     SliceStream,
     VolumePlan,
@@ -49,13 +50,10 @@ def get_geometry(study: str, series: str) -> Response:
 @blueprint.get("/<study>/series/<series>/volume")
 def get_volume(study: str, series: str) -> Response:
     args = request.args
-    unknown = sorted(set(args) - PARAMETERS)
-    if unknown:
-        raise BadRequest(f"unknown query parameter {unknown[0]!r}; parameters are "
-                         f"{', '.join(sorted(PARAMETERS))}", parameter=unknown[0])
-    media_type = negotiate(args.get("format"), request.headers.get("Accept"))
+    reject_unknown(args, PARAMETERS)
+    media_type = negotiate(args.get("format"), request.headers.get("Accept"), FORMATS, NPY)
     query = VolumeQuery(params.uid(study, "study"), params.uid(series, "series"),
-                        _dtype(args.get("dtype")), _strict(args.get("strict")))
+                        parse_dtype(args.get("dtype")), _strict(args.get("strict")))
     plan = plan_volume(engine(), query)
     header = volume_header(plan, media_type)
     client: BulkDataClient = current_app.extensions["bulkdata"]
@@ -70,9 +68,7 @@ def get_volume(study: str, series: str) -> Response:
     response.headers["X-Dtype"] = dtype.str
     response.headers["Content-Disposition"] = \
         f'attachment; filename="{query.series_uid}.{SUFFIXES[media_type]}"'
-    # Pixels are patient data: shared caches must not keep them.
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["Vary"] = "Accept"
+    response.headers.update(PATIENT_DATA_HEADERS)
     return response
 
 
@@ -100,31 +96,6 @@ def volume_header(plan: VolumePlan, media_type: str) -> bytes:
     if media_type == NRRD:
         return nrrd_header(plan.shape, plan.dtype, affine)
     return nifti1_header(plan.shape, plan.dtype, affine, description="dicom-resolver volume")
-
-
-def negotiate(fmt: str | None, accept: str | None) -> str:
-    """`format` wins; else the best of Accept; no Accept → npy; nothing acceptable → 406."""
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise BadRequest(f"format must be one of {', '.join(FORMATS)}", parameter="format")
-        return FORMATS[fmt]
-    if not accept or not accept.strip():
-        return NPY
-    best = request.accept_mimetypes.best_match([NPY, NRRD, NIFTI])
-    if best is None:
-        raise NotAcceptable(
-            f"None of the accepted media types can be served; available: "
-            f"{', '.join(FORMATS.values())} (or format={'|'.join(FORMATS)}).",
-            available=list(FORMATS.values()))
-    return best
-
-
-def _dtype(value: str | None) -> str:
-    if value is None or value == "":
-        return "float32"
-    if value not in ("float32", "int16"):
-        raise BadRequest("dtype must be float32 or int16", parameter="dtype")
-    return value
 
 
 def _strict(value: str | None) -> bool:
