@@ -7,6 +7,7 @@ string form. A value that does not parse is returned as received, never dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 _DA_RE = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
@@ -78,17 +79,7 @@ def person_name(value: Any) -> str | None:
 def decimal_number(value: Any) -> Any:
     """DS value (number or decimal string) → int or float; non-numeric text kept as is."""
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            return float(text)
-        except ValueError:
-            return value
+        return _from_text(value, (int, float))
     if isinstance(value, float) and type(value) is not float:
         return float(value)  # ExactFloat → plain float for output
     return value
@@ -97,15 +88,22 @@ def decimal_number(value: Any) -> Any:
 def integer_number(value: Any) -> Any:
     """IS/UV/SV value (number or integer string) → int."""
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            return value
+        return _from_text(value, (int,))
     if isinstance(value, float):
         return int(value)
     if isinstance(value, int) and type(value) is not int:
         return int(value)
+    return value
+
+
+def _from_text(value: str, parsers: tuple[Callable[[str], Any], ...]) -> Any:
+    """The first parser's result that accepts the stripped text; blank → None; else as is."""
+    text = value.strip()
+    if not text:
+        return None
+    for parse in parsers:
+        try:
+            return parse(text)
+        except ValueError:
+            pass
     return value
