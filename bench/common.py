@@ -1,5 +1,6 @@
-"""What both benchmarks share: a gunicorn server on a temporary SQLite store, /proc readings,
-medians and the description of the machine.
+"""What the benchmarks share: a gunicorn server on a temporary SQLite store, stopping a
+child process, running client threads, /proc readings, medians, percentiles and the
+description of the machine.
 
 Not part of the service: benchmarks start the real server as a subprocess, as
 production does (gunicorn on `service:create_app()`), and talk to it over HTTP.
@@ -16,10 +17,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -79,6 +82,27 @@ def gunicorn(workers: int, threads: int = 1, timeout: float = 30.0) -> Iterator[
             process.kill()
             process.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_process(process: subprocess.Popen, log: IO[bytes], timeout: float = 15) -> None:
+    """Terminate a child (kill it if it lingers past `timeout` s), then close its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def run_threads(threads: list[threading.Thread]) -> float:
+    """Start every thread, wait for all; the wall time in seconds from first start to last join."""
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def _wait_ready(server: Server, process: subprocess.Popen, timeout: float) -> None:

@@ -37,7 +37,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import gunicorn, machine  # noqa: E402
+from bench.common import gunicorn, machine, percentile, run_threads  # noqa: E402
 from service.dicomweb.uris import rewrite_bulkdata_uris  # noqa: E402
 from service.examples.factory import make_ct_dump, make_studies  # noqa: E402
 
@@ -45,11 +45,6 @@ CLIENTS = 8
 BASELINE = "baseline: GET /healthz"
 READ_CHUNK = 1 << 20
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def run_case(url: str, total: int, clients: int = CLIENTS,
@@ -76,13 +71,7 @@ def run_case(url: str, total: int, clients: int = CLIENTS,
         with lock:
             timings.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = run_threads([threading.Thread(target=client) for _ in range(clients)])
     return {"n": len(timings), "p50": statistics.median(timings),
             "p95": percentile(timings, 0.95), "rps": len(timings) / wall}
 

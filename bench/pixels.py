@@ -27,7 +27,6 @@ import datetime as dt
 import io
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from google.oauth2 import service_account
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, stop_process  # noqa: E402
 from service.bulkdata.auth import HEALTHCARE_SCOPE  # noqa: E402
 from service.emulator.server import DEFAULT_STORE_PATH  # noqa: E402
 from service.examples.factory import (  # noqa: E402
@@ -57,12 +57,6 @@ from service.examples.factory import (  # noqa: E402
 RESULTS = ROOT / "bench" / "RESULTS.md"
 # What Google (and the emulator) serve on the frames route: stored bytes, Explicit VR LE.
 FRAME_MEDIA_TYPES = (("application/octet-stream", "1.2.840.10008.1.2.1"),)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class EmulatorProcess:
@@ -102,13 +96,7 @@ class EmulatorProcess:
         self.stop()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+        stop_process(self.process, self._log)
 
 
 def read_body(session: requests.Session, url: str, headers: dict[str, str] | None = None
@@ -144,6 +132,13 @@ def write_section(title: str, text: str) -> None:
     RESULTS.write_text("".join(lines), encoding="utf-8")
 
 
+def publish(title: str, description: str, table: str) -> None:
+    """Write "## {title} — date", the machine, `description` and `table` into RESULTS.md."""
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    write_section(title, f"\n## {title} — {stamp}\n\n{machine()}. {description}\n\n{table}\n")
+    print(f"written to {RESULTS}")
+
+
 class Gunicorn:
     """The service as a real gunicorn process on a free loopback port."""
 
@@ -166,13 +161,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not start; see {log_path}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+        stop_process(self.process, self._log)
 
 
 def timed(samples: list[float], action: Callable[[], object]) -> object:
@@ -305,13 +294,9 @@ def main() -> int:
     table = report(samples)
     print(table)
     if not args.no_write:
-        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        section = (f"\n## Pixels — {stamp}\n\n{machine()}. 512×512 int16 CT slices (20), "
-                   "emulator (own process) and gunicorn (1 worker, 4 threads) on loopback, "
-                   f"sequential requests, {args.rounds} rounds, warm-up untimed.\n\n"
-                   f"{table}\n")
-        write_section("Pixels", section)
-        print(f"written to {RESULTS}")
+        publish("Pixels", "512×512 int16 CT slices (20), emulator (own process) and gunicorn "
+                "(1 worker, 4 threads) on loopback, sequential requests, "
+                f"{args.rounds} rounds, warm-up untimed.", table)
     return 0
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import orjson
 import requests
 
-from bench.common import gunicorn, machine, percentile
+from bench.common import gunicorn, machine, percentile, run_threads
 from service.examples.factory import make_studies, studies_specs
 
 HEADERS = {"Content-Type": "application/dicom+json"}
@@ -78,13 +78,8 @@ def _throughput(url: str, path: Callable[[int], str], clients: int, count: int,
             except Exception as exc:  # reported after the run
                 errors.append(exc)
 
-    threads = [threading.Thread(target=client, args=(slot,)) for slot in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_threads(
+        [threading.Thread(target=client, args=(slot,)) for slot in range(clients)])
     if errors:
         raise RuntimeError(f"{len(errors)} client error(s), first: {errors[0]!r}")
     return sum(done) / elapsed, sum(done)

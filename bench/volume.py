@@ -23,7 +23,6 @@ Writes the figures into bench/RESULTS.md's "Volumes" section unless --no-write.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import sys
@@ -49,11 +48,11 @@ from pixels import (  # noqa: E402
     EmulatorProcess,
     Gunicorn,
     load_npy,
-    machine,
+    publish,
     read_body,
-    write_section,
 )
 
+from bench.common import cpu_ticks  # noqa: E402
 from service.bulkdata.auth import HEALTHCARE_SCOPE  # noqa: E402
 from service.examples.factory import (  # noqa: E402
     StudySpec,
@@ -61,8 +60,6 @@ from service.examples.factory import (  # noqa: E402
     make_study,
     write_dicom_files,
 )
-
-RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
 def worker_pid(master_pid: int) -> int:
@@ -83,8 +80,7 @@ def cpu_seconds(pid: int | None = None) -> float:
     if pid is None:
         times = os.times()
         return times.user + times.system
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(folder: Path, datasets: list, latency_ms: float, rounds: int,
@@ -206,13 +202,10 @@ def main() -> int:
     table = report(results)
     print(table)
     if not args.no_write:
-        stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        section = (f"\n## Volumes — {stamp}\n\n{machine()}. {args.slices} slices 512×512 int16 "
-                   "CT (InstanceNumbers shuffled), emulator (own process) on loopback, gunicorn "
-                   "1 worker × 4 threads, payload cache off, volume_fetch_concurrency 16; "
-                   f"medians of {args.rounds} rounds after a warm-up.\n\n{table}\n")
-        write_section("Volumes", section)
-        print(f"written to {RESULTS}")
+        publish("Volumes", f"{args.slices} slices 512×512 int16 CT (InstanceNumbers shuffled), "
+                "emulator (own process) on loopback, gunicorn 1 worker × 4 threads, payload "
+                "cache off, volume_fetch_concurrency 16; medians of "
+                f"{args.rounds} rounds after a warm-up.", table)
     return 0
 
 
