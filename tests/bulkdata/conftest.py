@@ -3,30 +3,24 @@ it, and a BulkDataClient re-rooted onto it with short backoffs."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-from google.oauth2 import service_account
 
-from service.bulkdata.auth import HEALTHCARE_SCOPE
 from service.bulkdata.client import BulkDataClient
-from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.settings import Settings
-
-_FIXTURES = Path(__file__).parents[1] / "emulator" / "dcm_fixtures.py"
-_spec = importlib.util.spec_from_file_location("bulkdata_dcm_fixtures", _FIXTURES)
-dcm_fixtures = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = dcm_fixtures  # dataclasses look their module up there
-_spec.loader.exec_module(dcm_fixtures)
+from tests.support import dcm_files
+from tests.support.emulated import (
+    FAST_BACKOFF,
+    emulated_settings,
+    emulator_credentials,
+    new_account,
+)
 
 
 @pytest.fixture(scope="session")
 def dicom_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dicom")
-    return folder, dcm_fixtures.write_folder(folder)
+    return folder, dcm_files.write_folder(folder)
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def instances(dicom_folder):
 
 @pytest.fixture(scope="session")
 def service_account_key():
-    return ServiceAccount.generate("demo-project")
+    return new_account()
 
 
 @pytest.fixture
@@ -47,18 +41,13 @@ def emulator(dicom_folder, service_account_key):
 
 @pytest.fixture
 def credentials(emulator):
-    return service_account.Credentials.from_service_account_file(
-        str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])
+    return emulator_credentials(emulator)
 
 
 @pytest.fixture
 def make_settings(emulator):
     def make(**overrides) -> Settings:
-        values = {"healthcare_api_root": emulator.api_root, "upstream_max_retries": 3,
-                  "upstream_retry_budget_seconds": 5.0, "upstream_connect_timeout": 2.0,
-                  "upstream_read_timeout": 5.0}
-        values.update(overrides)
-        return Settings.load(environ={}, **values)
+        return emulated_settings(emulator, **overrides)
 
     return make
 
@@ -68,9 +57,7 @@ def make_client(make_settings, credentials):
     clients: list[BulkDataClient] = []
 
     def make(settings: Settings | None = None, **kwargs) -> BulkDataClient:
-        kwargs.setdefault("credentials", credentials)
-        kwargs.setdefault("backoff_base", 0.01)
-        kwargs.setdefault("backoff_max", 0.05)
+        kwargs = {"credentials": credentials, **FAST_BACKOFF, **kwargs}
         client = BulkDataClient(settings or make_settings(), **kwargs)
         clients.append(client)
         return client

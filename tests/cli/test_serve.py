@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,24 @@ import requests
 from service.cli import main
 from service.server import GUNICORN_DEFAULTS, gunicorn_options
 from service.settings import Settings
+from tests.support.net import free_port
 
 VENV_BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@contextmanager
+def running_serve(arguments: list[str], env: dict[str, str], cwd: Path,
+                  log_path: Path) -> Iterator[subprocess.Popen]:
+    """`dicom-resolver serve …` as a process logging to log_path, killed if still running."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", *arguments],
+                                   env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -47,23 +58,15 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "DICOM_RESOLVER_PORT": str(port),
            "DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{database}"}
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", "--workers", "2",
-                                    "--no-demo"],
-                                   env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/v1/studies", process)
-            answer = requests.get(f"{base}/v1/studies", params={"PatientName": "SECRET^NAME"},
-                                  timeout=10)
-            assert answer.status_code == 200 and answer.json()["total"] == 0
-            assert database.exists()
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    with running_serve(["--workers", "2", "--no-demo"], env, tmp_path, log_path) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/v1/studies", process)
+        answer = requests.get(f"{base}/v1/studies", params={"PatientName": "SECRET^NAME"},
+                              timeout=10)
+        assert answer.status_code == 200 and answer.json()["total"] == 0
+        assert database.exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
     log_text = log_path.read_text()
     assert '"GET /v1/studies" 200' in log_text  # the access log is on …
     assert "SECRET" not in log_text  # … without query strings
@@ -84,23 +87,16 @@ def test_serve_without_credentials_starts_demo_mode(tmp_path: Path) -> None:
     ct = next(i for i in example if i["00080060"]["Value"] == ["CT"])
     study, series, sop = (ct[key]["Value"][0] for key in ("0020000D", "0020000E", "00080018"))
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", "--workers", "2"],
-                                   env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/v1/studies", process, timeout=120)
-            page = requests.get(f"{base}/v1/studies", timeout=10).json()
-            assert [item["StudyInstanceUID"] for item in page["items"]] == [study]
-            pixels = requests.get(f"{base}/v1/studies/{study}/series/{series}/instances/{sop}"
-                                  "/pixels?format=png&window=lung", timeout=60)
-            assert pixels.status_code == 200 and pixels.content.startswith(b"\x89PNG")
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    with running_serve(["--workers", "2"], env, tmp_path, log_path) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/v1/studies", process, timeout=120)
+        page = requests.get(f"{base}/v1/studies", timeout=10).json()
+        assert [item["StudyInstanceUID"] for item in page["items"]] == [study]
+        pixels = requests.get(f"{base}/v1/studies/{study}/series/{series}/instances/{sop}"
+                              "/pixels?format=png&window=lung", timeout=60)
+        assert pixels.status_code == 200 and pixels.content.startswith(b"\x89PNG")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
     assert "demo" in log_path.read_text().lower()
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pydicom
 import pytest
 import yaml
@@ -25,8 +24,8 @@ from openapi_core.exceptions import OpenAPIError
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from service import create_app
-from service.examples.factory import StudySpec, make_dump, make_study
 from service.settings import Settings
+from tests.support.dumps import study_fixtures
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
@@ -115,20 +114,8 @@ def contract(openapi: OpenAPI, client: FlaskClient) -> Contract:
     return Contract(openapi, client)
 
 
-@pytest.fixture(scope="session")
-def study_datasets() -> list[pydicom.Dataset]:
-    """One SR report and three 64×64 CT slices (pydicom datasets: the oracle)."""
-    return make_study(StudySpec(n_slices=3, rows=64, columns=64))
-
-
-@pytest.fixture(scope="session")
-def study_dump(study_datasets: list[pydicom.Dataset]) -> list[dict]:
-    return make_dump(study_datasets)
-
-
-@pytest.fixture(scope="session")
-def study_body(study_dump: list[dict]) -> bytes:
-    return orjson.dumps(study_dump)
+# One SR report and three 64×64 CT slices (pydicom datasets: the oracle).
+study_datasets, study_dump, study_body = study_fixtures(n_slices=3)
 
 
 @dataclass(frozen=True)

@@ -8,27 +8,19 @@ JPEG 2000 MR) with fresh UIDs, and 30 JSON-only studies for searching and paging
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pydicom
 import pytest
 from dicomweb_client import DICOMwebClient
 from flask import Flask
-from google.oauth2 import service_account
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
-from werkzeug.serving import make_server
 
-from service import create_app
-from service.bulkdata.auth import HEALTHCARE_SCOPE
-from service.bulkdata.client import BulkDataClient
-from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.examples.factory import (
     StudySpec,
@@ -37,8 +29,9 @@ from service.examples.factory import (
     to_google_json,
     write_dicom_files,
 )
-from service.ingest import ingest_bytes
 from service.settings import Settings
+from tests.support.emulated import close_app, emulated_app, emulator_credentials, new_account
+from tests.support.net import free_port, serving
 
 MAX_LIMIT = 7  # small, so that paging across the cap is exercised with few studies
 DEFAULT_LIMIT = 5
@@ -105,28 +98,15 @@ class Server:
         return self.url + "/dicomweb"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(app: Flask) -> tuple[Any, threading.Thread, str]:
-    """Serve `app` on the port its public_base_url names (see make_app)."""
-    url = app.extensions["settings"].public_base_url
-    server = make_server("127.0.0.1", int(url.rsplit(":", 1)[1]), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread, url
-
-
 @pytest.fixture(scope="session")
 def emulator(corpus: Corpus) -> Iterator[Emulator]:
-    with Emulator(corpus.folder, account=ServiceAccount.generate("demo-project")) as running:
+    with Emulator(corpus.folder, account=new_account()) as running:
         yield running
 
 
-def make_app(emulator: Emulator, database: Path, **overrides: Any) -> Flask:
+def make_app(emulator: Emulator, database: Path, *,
+             dumps: Iterable[list[dict[str, Any]]] = (), **overrides: Any) -> Flask:
+    """The service over a new store at `database` holding `dumps`, pixels from `emulator`."""
     settings = Settings.load(
         environ={}, database_url=f"sqlite:///{database}", healthcare_api_root=emulator.api_root,
         qido_max_limit=MAX_LIMIT, qido_default_limit=DEFAULT_LIMIT,
@@ -134,27 +114,27 @@ def make_app(emulator: Emulator, database: Path, **overrides: Any) -> Flask:
         # dicomweb-client sends Host without the port: the base URL must be configured.
         public_base_url=f"http://127.0.0.1:{free_port()}",
         upstream_retry_budget_seconds=5.0, **overrides)
-    credentials = service_account.Credentials.from_service_account_file(
-        str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])
-    client = BulkDataClient(settings, credentials=credentials, backoff_base=0.01,
-                            backoff_max=0.05)
-    return create_app(settings, bulkdata=client)
+    return emulated_app(settings, credentials=emulator_credentials(emulator), dumps=dumps)
+
+
+@contextmanager
+def served(app: Flask, emulator: Emulator) -> Iterator[Server]:
+    """Serve `app` on the port its public_base_url names (see make_app); close it after."""
+    url = app.extensions["settings"].public_base_url
+    try:
+        with serving(app, int(url.rsplit(":", 1)[1])):
+            yield Server(url, app, emulator)
+    finally:
+        close_app(app)
 
 
 @pytest.fixture(scope="session")
 def server(corpus: Corpus, emulator: Emulator,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    app = make_app(emulator, tmp_path_factory.mktemp("db") / "store.sqlite3")
-    engine = app.extensions["engine"]
-    ingest_bytes(engine, orjson.dumps(corpus.dump))
-    for study in corpus.studies:
-        ingest_bytes(engine, orjson.dumps(study))
-    running, thread, url = start_server(app)
-    yield Server(url, app, emulator)
-    running.shutdown()
-    thread.join(5)
-    app.extensions["bulkdata"].close()
-    engine.dispose()
+    app = make_app(emulator, tmp_path_factory.mktemp("db") / "store.sqlite3",
+                   dumps=[corpus.dump, *corpus.studies])
+    with served(app, emulator) as running:
+        yield running
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import requests
 from service.dicomweb.cache import BodyCache
 from service.emulator.server import Emulator
 from service.ingest import ingest_bytes
-from tests.dicomweb.conftest import Corpus, Server, make_app, start_server
+from tests.dicomweb.conftest import Corpus, Server, make_app, served
 from tests.dicomweb.oracle import read
 
 
@@ -41,15 +41,9 @@ def test_cache_keeps_no_body_over_a_quarter_of_its_size() -> None:
 
 def _serve(emulator: Emulator, database: Path, corpus: Corpus,
            **overrides: object) -> Iterator[Server]:
-    app = make_app(emulator, database, **overrides)
-    engine = app.extensions["engine"]
-    ingest_bytes(engine, orjson.dumps(corpus.dump))
-    running, thread, url = start_server(app)
-    yield Server(url, app, emulator)
-    running.shutdown()
-    thread.join(5)
-    app.extensions["bulkdata"].close()
-    engine.dispose()
+    with served(make_app(emulator, database, dumps=[corpus.dump], **overrides),
+                emulator) as server:
+        yield server
 
 
 @pytest.fixture

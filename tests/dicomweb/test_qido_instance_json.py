@@ -17,7 +17,7 @@ from service.dicomweb.query import parse_query
 from service.emulator.server import Emulator
 from service.ingest import ingest_bytes
 from service.store.schema import instance_qido
-from tests.dicomweb.conftest import Corpus, Server, make_app, start_server
+from tests.dicomweb.conftest import Corpus, Server, make_app, served
 from tests.dicomweb.oracle import Oracle, read
 
 # Instance-level return attributes (PS3.18 Table 10.6.3-5) that pydicom can compare.
@@ -69,15 +69,9 @@ def test_small_json_answers_agree_with_pydicom_and_with_whole_json(
 @pytest.fixture
 def legacy(corpus: Corpus, emulator: Emulator, tmp_path: Path) -> Server:  # type: ignore[misc]
     """A store whose instances were written before instance_qido existed (no rows there)."""
-    app = make_app(emulator, tmp_path / "legacy.sqlite3")
-    engine = app.extensions["engine"]
-    ingest_bytes(engine, orjson.dumps(corpus.dump))
-    running, thread, url = start_server(app)
-    yield Server(url, app, emulator)
-    running.shutdown()
-    thread.join(5)
-    app.extensions["bulkdata"].close()
-    engine.dispose()
+    with served(make_app(emulator, tmp_path / "legacy.sqlite3", dumps=[corpus.dump]),
+                emulator) as server:
+        yield server
 
 
 def test_rows_stored_before_the_table_are_answered_from_their_whole_json(

@@ -15,7 +15,7 @@ from PIL import Image
 from pydicom.encaps import generate_frames
 
 from service.ingest import ingest_bytes
-from tests.dicomweb.conftest import make_app, start_server
+from tests.dicomweb.conftest import make_app, served
 
 
 def _by_sop(instances: list[dict]) -> dict[str, dict]:
@@ -176,9 +176,8 @@ def test_round_trip_through_post_dumps(server, corpus, emulator, tmp_path) -> No
     source = DICOMwebClient(url=server.dicomweb)
     study_uid = corpus.uids("ct1")[0]
     metadata = source.retrieve_study_metadata(study_uid)
-    copy = make_app(emulator, tmp_path / "copy.sqlite3")
-    running, thread, url = start_server(copy)
-    try:
+    with served(make_app(emulator, tmp_path / "copy.sqlite3"), emulator) as copy:
+        url = copy.url
         posted = requests.post(url + "/v1/dumps", data=orjson.dumps(metadata),
                                headers={"Content-Type": "application/dicom+json"})
         assert posted.status_code in (200, 201), posted.text
@@ -204,11 +203,6 @@ def test_round_trip_through_post_dumps(server, corpus, emulator, tmp_path) -> No
         assert _by_sop(_without_retrieve_url(answer.json)) == _by_sop(
             _without_retrieve_url(instances))
         third.extensions["engine"].dispose()
-    finally:
-        running.shutdown()
-        thread.join(5)
-        copy.extensions["bulkdata"].close()
-        copy.extensions["engine"].dispose()
 
 
 def _without_retrieve_url(items: list[dict]) -> list[dict]:

@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-from google.oauth2 import service_account
 
-from service.emulator.keys import HEALTHCARE_SCOPE, ServiceAccount
 from service.emulator.server import Emulator
-
-
-def _load_dcm_fixtures():
-    path = Path(__file__).with_name("dcm_fixtures.py")
-    spec = importlib.util.spec_from_file_location("emulator_dcm_fixtures", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-dcm_fixtures = _load_dcm_fixtures()
+from tests.support import dcm_files
+from tests.support.emulated import emulator_credentials, new_account
 
 
 @pytest.fixture(scope="session")
 def dicom_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dicom")
-    return folder, dcm_fixtures.write_folder(folder)
+    return folder, dcm_files.write_folder(folder)
 
 
 @pytest.fixture(scope="session")
 def service_account_key():
-    return ServiceAccount.generate("demo-project")
+    return new_account()
 
 
 @pytest.fixture
@@ -50,5 +34,4 @@ def instances(dicom_folder):
 
 @pytest.fixture
 def credentials(emulator):
-    return service_account.Credentials.from_service_account_file(
-        str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])
+    return emulator_credentials(emulator)

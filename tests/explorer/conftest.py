@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import io
 import shutil
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from google.oauth2 import service_account
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from service import create_app
-from service.bulkdata.auth import HEALTHCARE_SCOPE
-from service.bulkdata.client import BulkDataClient
 from service.demo import start_demo
 from service.examples.shipped import load_example_dump
 from service.settings import Settings
+from tests.support.emulated import close_app, emulated_app, emulator_credentials
+from tests.support.net import serving
 
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update",
@@ -49,14 +46,6 @@ class Explorer:
         return f"{self.url}/{fragment}"
 
 
-def serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="explorer-test-server",
-                              daemon=True)
-    thread.start()
-    return server, thread
-
-
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The demo mode's emulator: the example study's .dcm files on a loopback Healthcare API."""
@@ -69,29 +58,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def make_server_for(demo: Any, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Start the service (example study ingested) behind an optional WSGI wrapper."""
-    started: list[tuple[BaseWSGIServer, Flask, BulkDataClient]] = []
+    with ExitStack() as started:
+        def make(wrap: Callable[[Flask], None] | None = None) -> Explorer:
+            folder = tmp_path_factory.mktemp("explorer-store")
+            settings = Settings.load(environ={},
+                                     database_url=f"sqlite:///{folder / 'store.sqlite3'}",
+                                     **demo.settings_overrides)
+            # The production backoffs: nothing here injects faults.
+            app = emulated_app(settings, credentials=emulator_credentials(demo.emulator),
+                               fast_retries=False)
+            started.callback(close_app, app)
+            demo.ingest(app.extensions["engine"])
+            if wrap is not None:
+                wrap(app)
+            server = started.enter_context(serving(app, name="explorer-test-server"))
+            return Explorer(f"http://127.0.0.1:{server.server_port}", app, example_study())
 
-    def make(wrap: Callable[[Flask], None] | None = None) -> Explorer:
-        folder = tmp_path_factory.mktemp("explorer-store")
-        settings = Settings.load(environ={}, database_url=f"sqlite:///{folder / 'store.sqlite3'}",
-                                 **demo.settings_overrides)
-        credentials = service_account.Credentials.from_service_account_file(
-            str(demo.emulator.key_file), scopes=[HEALTHCARE_SCOPE])
-        client = BulkDataClient(settings, credentials=credentials)
-        app = create_app(settings, bulkdata=client)
-        demo.ingest(app.extensions["engine"])
-        if wrap is not None:
-            wrap(app)
-        server, _ = serve(app)
-        started.append((server, app, client))
-        return Explorer(f"http://127.0.0.1:{server.server_port}", app, example_study())
-
-    yield make
-    for server, app, client in started:
-        server.shutdown()
-        server.server_close()
-        client.close()
-        app.extensions["engine"].dispose()
+        yield make
 
 
 def example_study() -> dict[str, Any]:

@@ -8,31 +8,28 @@ request log and faults) and an app on its own SQLite store with every dump inges
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pydicom
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pydicom.data import get_testdata_file
-from pydicom.dataset import FileMetaDataset
-from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from service import create_app
-from service.bulkdata.client import BulkDataClient
-from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.examples.factory import StudySpec, make_study, to_google_json, write_dicom_files
-from service.ingest import ingest_bytes
 from service.settings import Settings
+from tests.support.dcm_files import write_enhanced_ct
+from tests.support.emulated import (
+    app_maker,
+    corpus_emulator_fixtures,
+    emulated_settings,
+    use_emulator_adc,
+)
 
-ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
 # Per-frame (slope, intercept) of the enhanced CT: every frame its own rescale.
 FRAME_RESCALES = ((1.0, -1024.0), (2.0, -1000.0), (0.5, -10.0))
 
@@ -61,41 +58,8 @@ class Corpus:
 
 def enhanced_ct(folder: Path) -> Path:
     """A 3-frame Enhanced CT whose frames carry different rescales and positions."""
-    rng = np.random.default_rng(3)
-    pixels = rng.integers(0, 3000, size=(3, 16, 16), dtype=np.int16)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ENHANCED_CT
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = ENHANCED_CT, meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Modality = "CT"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = 16, 16, 3
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-    shared = pydicom.Dataset()
-    measures, orientation = pydicom.Dataset(), pydicom.Dataset()
-    measures.PixelSpacing = [0.75, 0.8]
-    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    shared.PixelMeasuresSequence = Sequence([measures])
-    shared.PlaneOrientationSequence = Sequence([orientation])
-    ds.SharedFunctionalGroupsSequence = Sequence([shared])
-    frames = []
-    for index, (slope, intercept) in enumerate(FRAME_RESCALES):
-        item, transform, position = pydicom.Dataset(), pydicom.Dataset(), pydicom.Dataset()
-        transform.RescaleSlope, transform.RescaleIntercept = slope, intercept
-        transform.RescaleType = "HU"
-        position.ImagePositionPatient = [-6.0, -6.0, 10.5 * index]
-        item.PixelValueTransformationSequence = Sequence([transform])
-        item.PlanePositionSequence = Sequence([position])
-        frames.append(item)
-    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
-    ds.PixelData = pixels.tobytes()
-    path = folder / f"{ds.SOPInstanceUID}.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return write_enhanced_ct(folder, seed=3, rescales=FRAME_RESCALES,
+                             z_positions=[10.5 * index for index in range(3)])
 
 
 @pytest.fixture(scope="session")
@@ -116,63 +80,33 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     return found
 
 
-@pytest.fixture(scope="session")
-def account() -> ServiceAccount:
-    return ServiceAccount.generate("demo-project")
-
-
-@pytest.fixture
-def emulator(corpus: Corpus, account: ServiceAccount) -> Iterator[Emulator]:
-    with Emulator(corpus.folder, account=account) as running:
-        yield running
+account, emulator = corpus_emulator_fixtures()
 
 
 @pytest.fixture
 def make_settings(emulator: Emulator, tmp_path: Path):  # type: ignore[no-untyped-def]
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": f"sqlite:///{tmp_path / 'store.sqlite3'}",
-            "healthcare_api_root": emulator.api_root, "upstream_max_retries": 3,
-            "upstream_retry_budget_seconds": 5.0, "upstream_connect_timeout": 2.0,
-            "upstream_read_timeout": 5.0}
-        values.update(overrides)
-        return Settings.load(environ={}, **values)
+        return emulated_settings(emulator, **{
+            "database_url": f"sqlite:///{tmp_path / 'store.sqlite3'}", **overrides})
 
     return make
 
 
 @pytest.fixture
 def adc_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Application Default Credentials = the emulator's key file, and nothing else to find."""
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(emulator.key_file))
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
-    return emulator.key_file
+    return use_emulator_adc(monkeypatch, emulator, tmp_path / "gcloud")
 
 
 @pytest.fixture
 def make_app(make_settings, corpus: Corpus):  # type: ignore[no-untyped-def]
     """An app over a fresh store holding every dump, with an injected fast-retry client."""
-    apps: list[Flask] = []
-    clients: list[BulkDataClient] = []
+    with app_maker() as made:
+        def make(dump: list[dict[str, Any]] | None = None, *, credentials: Any = None,
+                 **overrides: Any) -> Flask:
+            return made(make_settings(**overrides), credentials=credentials,
+                        dumps=[corpus.dump if dump is None else dump])
 
-    def make(dump: list[dict[str, Any]] | None = None, *, credentials: Any = None,
-             **overrides: Any) -> Flask:
-        settings = make_settings(**overrides)
-        client = BulkDataClient(settings, credentials=credentials, backoff_base=0.01,
-                                backoff_max=0.05)
-        clients.append(client)
-        app = create_app(settings, bulkdata=client)
-        apps.append(app)
-        ingest_bytes(app.extensions["engine"], orjson.dumps(corpus.dump if dump is None
-                                                            else dump))
-        return app
-
-    yield make
-    for client in clients:
-        client.close()
-    for app in apps:
-        app.extensions["engine"].dispose()
+        yield make
 
 
 @pytest.fixture

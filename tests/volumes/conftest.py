@@ -9,30 +9,27 @@ The oracle reads the same files with pydicom and orders them with numpy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pydicom
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pydicom.dataset import FileMetaDataset
-from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from service import create_app
-from service.bulkdata.client import BulkDataClient
-from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.examples.factory import StudySpec, make_study, to_google_json, write_dicom_files
-from service.ingest import ingest_bytes
-from service.settings import Settings
+from tests.support.dcm_files import write_enhanced_ct
+from tests.support.emulated import (
+    app_maker,
+    corpus_emulator_fixtures,
+    emulated_settings,
+    use_emulator_adc,
+)
 
-ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
 SIZE = 32
 # Small CT series, one per variant; seeds keep every UID apart.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -78,43 +75,11 @@ class Corpus:
 
 def enhanced_ct(folder: Path, frames: int = 5) -> Path:
     """An Enhanced CT whose frames are stored out of order along z, each with its rescale."""
-    rng = np.random.default_rng(11)
-    pixels = rng.integers(0, 3000, size=(frames, 16, 16), dtype=np.int16)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ENHANCED_CT
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = ENHANCED_CT, meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.FrameOfReferenceUID = generate_uid()
-    ds.Modality = "CT"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = 16, 16, frames
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-    shared, measures, orientation = pydicom.Dataset(), pydicom.Dataset(), pydicom.Dataset()
-    measures.PixelSpacing = [0.75, 0.8]
-    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    shared.PixelMeasuresSequence = Sequence([measures])
-    shared.PlaneOrientationSequence = Sequence([orientation])
-    ds.SharedFunctionalGroupsSequence = Sequence([shared])
     order = [3, 0, 4, 1, 2]  # the z index of each stored frame
-    items = []
-    for index in range(frames):
-        item, transform, position = pydicom.Dataset(), pydicom.Dataset(), pydicom.Dataset()
-        transform.RescaleSlope, transform.RescaleIntercept = (1.0, -1024.0) if index % 2 \
-            else (2.0, -1000.0)
-        transform.RescaleType = "HU"
-        position.ImagePositionPatient = [-6.0, -6.0, 2.5 * order[index]]
-        item.PixelValueTransformationSequence = Sequence([transform])
-        item.PlanePositionSequence = Sequence([position])
-        items.append(item)
-    ds.PerFrameFunctionalGroupsSequence = Sequence(items)
-    ds.PixelData = pixels.tobytes()
-    path = folder / f"{ds.SOPInstanceUID}.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return write_enhanced_ct(
+        folder, seed=11, frame_of_reference=True,
+        rescales=[(1.0, -1024.0) if index % 2 else (2.0, -1000.0) for index in range(frames)],
+        z_positions=[2.5 * order[index] for index in range(frames)])
 
 
 @pytest.fixture(scope="session")
@@ -131,49 +96,26 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     return found
 
 
-@pytest.fixture(scope="session")
-def account() -> ServiceAccount:
-    return ServiceAccount.generate("demo-project")
-
-
-@pytest.fixture
-def emulator(corpus: Corpus, account: ServiceAccount) -> Iterator[Emulator]:
-    with Emulator(corpus.folder, account=account) as running:
-        yield running
+account, emulator = corpus_emulator_fixtures()
 
 
 @pytest.fixture
 def adc_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Application Default Credentials = the emulator's key file, and nothing else to find."""
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(emulator.key_file))
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
-    return emulator.key_file
+    return use_emulator_adc(monkeypatch, emulator, tmp_path / "gcloud")
 
 
 @pytest.fixture
 def make_app(emulator: Emulator, adc_env: Path, corpus: Corpus, tmp_path: Path):  # type: ignore[no-untyped-def]
     """An app over a fresh store holding the corpus, with an injected fast-retry client."""
-    made: list[tuple[Flask, BulkDataClient]] = []
+    stores = itertools.count()  # each app its own store file
+    with app_maker() as made:
+        def make(**overrides: Any) -> Flask:
+            return made(emulated_settings(emulator, **{
+                "database_url": f"sqlite:///{tmp_path / f'store{next(stores)}.sqlite3'}",
+                "upstream_max_retries": 2, "volume_fetch_concurrency": 4, **overrides}),
+                dumps=[corpus.dump])
 
-    def make(**overrides: Any) -> Flask:
-        values: dict[str, Any] = {
-            "database_url": f"sqlite:///{tmp_path / f'store{len(made)}.sqlite3'}",
-            "healthcare_api_root": emulator.api_root, "upstream_max_retries": 2,
-            "upstream_retry_budget_seconds": 5.0, "upstream_connect_timeout": 2.0,
-            "upstream_read_timeout": 5.0, "volume_fetch_concurrency": 4}
-        values.update(overrides)
-        settings = Settings.load(environ={}, **values)
-        client = BulkDataClient(settings, backoff_base=0.01, backoff_max=0.05)
-        app = create_app(settings, bulkdata=client)
-        made.append((app, client))
-        ingest_bytes(app.extensions["engine"], orjson.dumps(corpus.dump))
-        return app
-
-    yield make
-    for app, client in made:
-        client.close()
-        app.extensions["engine"].dispose()
+        yield make
 
 
 @pytest.fixture
