@@ -13,7 +13,6 @@ from functools import lru_cache
 
 from pydicom.datadict import (
     DicomDictionary,
-    RepeatersDictionary,
     get_entry,
     get_private_entry,
     tag_for_keyword,
@@ -122,13 +121,3 @@ def lookup_private(tag: int, creator: str) -> TagInfo | None:
     except KeyError:
         return None
     return TagInfo(tag_key(tag), None, name, vr, vm, bool(retired), True)
-
-
-def keyword_of(tag: int) -> str | None:
-    info = lookup(tag)
-    return info.keyword if info else None
-
-
-def repeater_keys() -> frozenset[str]:
-    """Keys of the repeating-group masks pydicom knows (e.g. '60xx0010')."""
-    return frozenset(RepeatersDictionary)

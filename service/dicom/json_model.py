@@ -41,6 +41,7 @@ ATTRIBUTE_MEMBERS = frozenset({"vr", "Value", "BulkDataURI", "InlineBinary"})
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _DS_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _IS_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+_ODD_HEX = frozenset("13579BDFbdf")  # the last digit of a private (odd) group
 _HEX8_RE = re.compile(r"^[0-9A-Fa-f]{8}$")
 # The start of a JSON number token (after [ , or :) whose text a float round trip
 # may change: an exponent, a fraction of two or more digits ending in 0 ("1.50"),
@@ -141,19 +142,19 @@ def load_json(body: bytes) -> Any:
     """Parse JSON bytes exactly (see module doc). Raises JsonSyntaxError."""
     try:
         document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return _load_exact(body, exc)
+    except orjson.JSONDecodeError:
+        return _load_exact(body)
     if has_inexact_number(body):
-        return _load_exact(body, None)
+        return _load_exact(body)
     return document
 
 
 def load_exact(body: bytes | memoryview) -> Any:
     """Parse JSON that orjson accepts, keeping inexact numbers' text (the slow path)."""
-    return _load_exact(bytes(body), None)
+    return _load_exact(bytes(body))
 
 
-def _load_exact(body: bytes, fast_error: orjson.JSONDecodeError | None) -> Any:
+def _load_exact(body: bytes) -> Any:
     def big_int(text: str) -> int | ExactFloat:
         # Integers beyond 64 bits, and "-0", cannot be written back by orjson: keep their text.
         value = int(text)
@@ -377,16 +378,31 @@ def is_valid_uid(text: str) -> bool:
 
 
 def first_value(dataset: dict, key: str) -> Any:
+    """The first value of the attribute `key` ("GGGGEEEE"), or None (also when malformed)."""
     attribute = dataset.get(key)
-    if not attribute:
+    if not isinstance(attribute, dict):
         return None
     values = attribute.get("Value")
-    if not values:
+    if not isinstance(values, list) or not values:
         return None
     return values[0]
 
 
+def private_creators(dataset: dict) -> dict[int, str]:
+    """Private creator tag (gggg,00bb) → creator name, for the private blocks of a dataset."""
+    creators = {}
+    for key in dataset:
+        if key[3] not in _ODD_HEX:
+            continue
+        tag = int(key, 16)
+        if 0x10 <= (tag & 0xFFFF) <= 0xFF:
+            value = first_value(dataset, key)
+            if isinstance(value, str):
+                creators[tag] = value.strip()
+    return creators
+
+
 __all__ = [
     "ExactFloat", "Finding", "Findings", "JsonSyntaxError", "Validator",
-    "dumps", "first_value", "is_valid_uid", "load_json", "split_dump",
+    "dumps", "first_value", "is_valid_uid", "private_creators", "load_json", "split_dump",
 ]

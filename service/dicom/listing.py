@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from service.dicom import dictionary, values
-from service.dicom.json_model import ExactFloat
+from service.dicom.json_model import ExactFloat, first_value, private_creators
 
 MAX_VALUE_CHARS = 96  # longer values are cut with an ellipsis in `show`
 
@@ -60,19 +60,6 @@ def format_value(attribute: dict) -> str:
 _ODD_DIGITS = frozenset("13579BDF")
 
 
-def _creators(dataset: dict) -> dict[int, str]:
-    creators = {}
-    for key, attribute in dataset.items():
-        if key[3] not in _ODD_DIGITS:
-            continue
-        tag = int(key, 16)
-        if dictionary.is_private_creator(tag):
-            value = (attribute.get("Value") or [None])[0]
-            if isinstance(value, str):
-                creators[tag] = value.strip()
-    return creators
-
-
 def attribute_name(tag: int, creator: str | None) -> str:
     """The dictionary name; private elements as "[CREATOR] Name" when the block is known."""
     if dictionary.is_private(tag) and not dictionary.is_private_creator(tag):
@@ -93,7 +80,7 @@ def format_dataset(dataset: dict, lines: list[str], indent: int = 0,
                    group: int | None = None) -> None:
     """Append the lines of one dataset (instance or sequence item) to `lines`."""
     pad = " " * indent
-    creators = _creators(dataset)
+    creators = private_creators(dataset)
     group_key = None if group is None else f"{group:04X}"
     for key in sorted(dataset):
         if group_key is not None and key[:4] != group_key:
@@ -113,12 +100,6 @@ def format_dataset(dataset: dict, lines: list[str], indent: int = 0,
             lines.append(f"{pad}  > item {number}")
             format_dataset(item, lines, indent + 4)
 
-
-
-def first_value(dataset: dict, key: str) -> Any:
-    """The first value of the attribute `key` ("GGGGEEEE"), or None."""
-    items = (dataset.get(key) or {}).get("Value")
-    return items[0] if items else None
 
 
 # ---------------------------------------------------------------- tree

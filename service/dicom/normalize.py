@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from service.dicom import dictionary, values
-from service.dicom.json_model import INT_RANGES
+from service.dicom.json_model import INT_RANGES, private_creators
 
 PRIVATE_KEY = "private"
 
@@ -123,7 +123,7 @@ def normalize_attributes(dataset: dict) -> dict[str, Any]:
         if key[3] in "13579BDFbdf":  # odd group: private
             if private is None:
                 private = []
-                creators = _private_creators(dataset)
+                creators = private_creators(dataset)
             private.append(_private_entry(key, attribute, creators))
             continue
         if key.endswith("0000"):
@@ -133,17 +133,6 @@ def normalize_attributes(dataset: dict) -> dict[str, Any]:
     if private:
         result[PRIVATE_KEY] = private
     return result
-
-
-def _private_creators(dataset: dict) -> dict[int, str]:
-    creators = {}
-    for key, attribute in dataset.items():
-        tag = int(key, 16)
-        if dictionary.is_private_creator(tag):
-            value = (attribute.get("Value") or [None])[0]
-            if isinstance(value, str):
-                creators[tag] = value.strip()
-    return creators
 
 
 def _private_entry(key: str, attribute: dict, creators: dict[int, str] | None) -> dict:

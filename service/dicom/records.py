@@ -75,14 +75,6 @@ class InstanceRecord:
     def attributes(self) -> dict[str, Any]:
         return orjson.loads(self.attributes_json)
 
-    @property
-    def study_attributes(self) -> dict[str, Any]:
-        return orjson.loads(self.study_json)
-
-    @property
-    def series_attributes(self) -> dict[str, Any]:
-        return orjson.loads(self.series_json)
-
 
 def _text(dataset: dict, key: str) -> str | None:
     value = json_model.first_value(dataset, key)
@@ -105,11 +97,6 @@ def _integer(value: Any) -> int | None:
         return int(value) if value is not None and not isinstance(value, list) else None
     except (TypeError, ValueError):
         return None
-
-
-def build_record(dataset: dict, index: int, findings: json_model.Findings) -> InstanceRecord | None:
-    """The record of a validated instance; None (with an error) when its UIDs are missing."""
-    return _record(dataset, index, findings, normalize_instance(dataset), None)
 
 
 def _record(dataset: dict, index: int, findings: json_model.Findings,

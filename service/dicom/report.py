@@ -13,6 +13,7 @@ from typing import Any
 from pydicom import uid as sop
 
 from service.dicom import values
+from service.dicom.json_model import first_value
 
 # The SR Storage SOP classes (PS3.4 B.5, "Structured Reporting" rows) whose
 # instances carry an SR Document Content module.
@@ -66,18 +67,8 @@ CONTENT_SEQUENCE = "0040A730"
 _REFERENCE_TYPES = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})
 
 
-def _first(dataset: dict, key: str) -> Any:
-    attribute = dataset.get(key)
-    if not isinstance(attribute, dict):
-        return None
-    items = attribute.get("Value")
-    if not isinstance(items, list) or not items:
-        return None
-    return items[0]
-
-
 def _text(dataset: dict, key: str) -> str | None:
-    value = _first(dataset, key)
+    value = first_value(dataset, key)
     if isinstance(value, str):
         return value.strip() or None
     return None
@@ -123,7 +114,7 @@ def _numeric(item: dict) -> dict[str, Any] | None:
     measured = _items(item, MEASURED_VALUES)
     if not measured:
         return None
-    number = _first(measured[0], NUMERIC_VALUE)
+    number = first_value(measured[0], NUMERIC_VALUE)
     return {"value": values.decimal_number(number) if number is not None else None,
             "unit": _first_code(measured[0], UNITS)}
 
@@ -139,7 +130,7 @@ def _reference(item: dict) -> dict[str, Any] | None:
 def item_value(item: dict, value_type: str | None) -> Any:
     """The value of one content item, by its ValueType (PS3.3 C.17.3.2.1)."""
     if value_type == "TEXT":
-        value = _first(item, TEXT_VALUE)
+        value = first_value(item, TEXT_VALUE)
         return value if isinstance(value, str) else None
     if value_type == "CODE":
         return _first_code(item, CONCEPT_CODE)
@@ -152,7 +143,7 @@ def item_value(item: dict, value_type: str | None) -> Any:
     if value_type == "DATETIME":
         return _converted(_text(item, DATETIME_VALUE), values.datetime_iso)
     if value_type == "PNAME":
-        return values.person_name(_first(item, PERSON_NAME))
+        return values.person_name(first_value(item, PERSON_NAME))
     if value_type == "UIDREF":
         return _text(item, UID_VALUE)
     if value_type in _REFERENCE_TYPES:
@@ -210,12 +201,12 @@ class _Walker:
 
 
 def _observers(instance: dict) -> dict[str, list[dict[str, Any]]]:
-    verifying = [{"name": values.person_name(_first(item, VERIFYING_OBSERVER_NAME)),
+    verifying = [{"name": values.person_name(first_value(item, VERIFYING_OBSERVER_NAME)),
                   "organization": _text(item, VERIFYING_ORGANIZATION),
                   "datetime": _converted(_text(item, VERIFICATION_DATETIME),
                                          values.datetime_iso)}
                  for item in _items(instance, VERIFYING_OBSERVERS)]
-    author = [{"name": values.person_name(_first(item, PERSON_NAME)),
+    author = [{"name": values.person_name(first_value(item, PERSON_NAME)),
                "organization": _text(item, INSTITUTION_NAME),
                "datetime": None,
                "type": _text(item, OBSERVER_TYPE)}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
-from service.dicom.records import SUMMARY_KEYWORDS, InstanceRecord
+from service.dicom.records import InstanceRecord
 from service.store import qido
 from service.store.engine import WRITE
 from service.store.schema import dumps as dumps_table
@@ -17,8 +17,7 @@ from service.store.schema import instance_qido, instances, series, studies
 
 CHUNK = 500  # bound on IN (...) lists and executemany batches
 
-__all__ = ["SUMMARY_KEYWORDS", "IngestConflict", "IngestResult", "delete_study", "ingest",
-           "refresh_counts"]
+__all__ = ["IngestConflict", "IngestResult", "delete_study", "ingest", "refresh_counts"]
 
 
 class IngestConflict(Exception):

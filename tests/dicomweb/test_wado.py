@@ -169,6 +169,8 @@ def test_rendered(server, corpus, accept, fmt) -> None:  # type: ignore[no-untyp
     small = requests.get(base + "/rendered?viewport=16,16", headers={"Accept": "image/png"})
     assert Image.open(io.BytesIO(small.content)).size == (16, 16)
     assert requests.get(base + "/rendered?window=40,400,sigmoid").status_code == 400
+    unknown = requests.get(base + "/rendered?colour=red")
+    assert unknown.status_code == 400 and unknown.json()["parameter"] == "colour"
 
 
 def test_round_trip_through_post_dumps(server, corpus, emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -143,3 +143,26 @@ def test_pydicom_accepts_what_we_accept() -> None:
     assert parsed.records[0].attributes["RescaleSlope"] == float(ds.RescaleSlope)
     assert parsed.records[0].attributes["ImagePositionPatient"] == [
         float(v) for v in ds.ImagePositionPatient]
+
+
+@pytest.mark.parametrize(("dataset", "expected"), [
+    ({"00190010": {"vr": "LO", "Value": ["GEMS_ACQU_01 "]},
+      "00191002": {"vr": "SL", "Value": [7]}}, {0x00190010: "GEMS_ACQU_01"}),
+    ({"0043001f": {"vr": "LO", "Value": ["GEMS_PARM_01"]}}, {0x0043001F: "GEMS_PARM_01"}),
+    ({"00190010": {"vr": "LO"}}, {}),  # a creator element without value names nothing
+    ({"00100010": {"vr": "PN", "Value": [{"Alphabetic": "A"}]}}, {}),
+    ({"00191000": {"vr": "LO", "Value": ["not a creator"]}}, {}),  # (0019,1000) is data
+])
+def test_private_creators(dataset: dict, expected: dict) -> None:
+    assert json_model.private_creators(dataset) == expected
+
+
+@pytest.mark.parametrize(("attribute", "expected"), [
+    ({"vr": "CS", "Value": ["CT", "MR"]}, "CT"),
+    ({"vr": "CS"}, None),
+    ({"vr": "CS", "Value": []}, None),
+    ({"vr": "CS", "Value": "CT"}, None),  # malformed: not an array
+    ("CT", None),  # malformed: not an attribute object
+])
+def test_first_value(attribute: object, expected: object) -> None:
+    assert json_model.first_value({"00080060": attribute}, "00080060") == expected

@@ -17,6 +17,7 @@ from PIL import Image
 from service.api import engine, params
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
+from service.api.negotiation import reject_unknown
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8
 from service.pixelservice import PixelQuery, resolve_pixels
@@ -39,10 +40,7 @@ def render_frame(study: str, series: str, instance: str, frame: int) -> Response
 
 
 def _render(study: str, series: str, instance: str, frame: int) -> Response:
-    unknown = sorted(set(request.args) - PARAMETERS)
-    if unknown:
-        raise BadRequest(f"unknown query parameter {unknown[0]!r}; parameters are "
-                         f"{', '.join(sorted(PARAMETERS))}", parameter=unknown[0])
+    reject_unknown(request.args, PARAMETERS)
     media_type = _media_type()
     quality = params.integer(request.args, "quality", 90, 1, 100)
     query = PixelQuery(params.uid(study, "study"), params.uid(series, "series"),
