@@ -7,6 +7,7 @@
     dicom-resolver serve [--host H] [--port P] [--workers N]       run the API under gunicorn
     dicom-resolver migrate [--database-url URL]                    create/update the schema
     dicom-resolver emulate …                                       the Healthcare API emulator
+    dicom-resolver fixture make SRC_DIR OUT_DIR [--deidentify]     fixture set for the pytest plugin
 
 `show` and `tree` read the dump's JSON directly (formatted by service.dicom.listing)
 so that a dump of thousands of instances prints in about a second. They print
@@ -26,6 +27,7 @@ from typing import IO
 from service.dicom import dictionary
 from service.dicom.json_model import Findings, JsonSyntaxError, Validator, load_json, split_dump
 from service.dicom.listing import first_value, format_dataset, plural, tree_lines
+from service.fixtures.command import add_fixture_command
 from service.server import StoreError, masked_url, open_store, serve
 from service.settings import Settings
 
@@ -293,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("emulate", help="run the Healthcare API emulator (see emulate --help)",
                         add_help=False)
+
+    add_fixture_command(commands)
     return parser
 
 
