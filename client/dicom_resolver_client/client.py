@@ -15,14 +15,17 @@ from __future__ import annotations
 import gzip as gzip_module
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import requests
+from urllib3.exceptions import ProtocolError
 
+from .errors import TruncatedBody
 from .models import Geometry, IngestResult, Volume, header_numbers
 from .npy import read_npy
 from .transport import ApiKey, Credentials, GoogleIdToken, Transport
@@ -42,14 +45,16 @@ class Client:
     `api_key` is sent as a bearer token (DICOM_RESOLVER_AUTH=api-key); with
     `id_token_audience`, Google ID tokens for that audience are (needs google-auth;
     `id_token_credentials` overrides where they come from). 429 and 503 answers are
-    retried up to `max_retries` times, honouring Retry-After (at most `max_wait` s each).
+    retried up to `max_retries` times, honouring Retry-After (at most `max_wait` s each,
+    waited with `sleep`).
     """
 
     def __init__(self, base_url: str, *, session: requests.Session | None = None,
                  api_key: str | None = None, id_token_audience: str | None = None,
                  id_token_credentials: Any = None,
                  timeout: float | tuple[float, float] = (5.0, 120.0),
-                 max_retries: int = 4, max_wait: float = 30.0, page_size: int = 100) -> None:
+                 max_retries: int = 4, max_wait: float = 30.0, page_size: int = 100,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if api_key and id_token_audience:
             raise ValueError("give api_key or id_token_audience, not both")
         credentials: Credentials | None = None
@@ -58,7 +63,8 @@ class Client:
         elif id_token_audience:
             credentials = GoogleIdToken(id_token_audience, id_token_credentials)
         self.transport = Transport(base_url, session=session, credentials=credentials,
-                                   timeout=timeout, max_retries=max_retries, max_wait=max_wait)
+                                   timeout=timeout, max_retries=max_retries, max_wait=max_wait,
+                                   sleep=sleep)
         self.page_size = page_size
 
     @property
@@ -174,7 +180,7 @@ class Client:
         response = self.transport.request("GET", path, params=params, stream=True,
                                           headers={"Accept": NPY, "Accept-Encoding": "identity"})
         with response:
-            array = read_npy(response.raw)
+            array = _read_body(response)
             headers = response.headers
         direction = header_numbers(headers.get("X-Direction"))
         return Volume(array=array, ordered_by=headers.get("X-Ordered-By", "position"),
@@ -210,7 +216,16 @@ class Client:
         response = self.transport.request("GET", path, params=params, stream=True,
                                           headers={"Accept": NPY, "Accept-Encoding": "identity"})
         with response:
-            return read_npy(response.raw)
+            return _read_body(response)
+
+
+def _read_body(response: requests.Response) -> npt.NDArray[Any]:
+    """The .npy body, streamed into its array; a connection cut short is TruncatedBody."""
+    try:
+        return read_npy(response.raw)
+    except (ProtocolError, requests.RequestException, OSError) as exc:
+        raise TruncatedBody(f"{response.url}: the body was cut short "
+                            f"({type(exc).__name__})") from exc
 
 
 def window_to_uint8(values: npt.NDArray[Any], center: float,
