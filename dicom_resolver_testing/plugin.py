@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 MARKER = "dicom_resolver_data"
 EXAMPLE_CACHE_KEY = "dicom-resolver-example-v1"
+ACCOUNT_CACHE_KEY = "dicom-resolver-account-v1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,12 +67,22 @@ def _data_folder(config: pytest.Config, value: str | Path | None = None) -> Path
     named = value if value is not None else config.getini("dicom_resolver_data")
     if named:
         return (config.rootpath / named).resolve()
-    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-    cache_dir = cache.mkdir(EXAMPLE_CACHE_KEY) if cache is not None else \
-        Path(tempfile.gettempdir()) / f"{EXAMPLE_CACHE_KEY}-{os.getuid()}"
     from dicom_resolver_testing.example import example_fixture_set
 
-    return example_fixture_set(cache_dir)
+    return example_fixture_set(_cache_dir(config, EXAMPLE_CACHE_KEY))
+
+
+def _cache_dir(config: pytest.Config, key: str) -> Path:
+    """pytest's cache folder `key` (a temporary one with -p no:cacheprovider)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir(key))
+    return Path(tempfile.gettempdir()) / f"{key}-{os.getuid()}"
+
+
+def _account_cache(config: pytest.Config) -> Path:
+    """The emulator's service-account key, kept between runs (made once: RSA is slow)."""
+    return _cache_dir(config, ACCOUNT_CACHE_KEY) / "emulator-service-account.json"
 
 
 def _started(what: str, began: float, config: pytest.Config) -> None:
@@ -90,7 +101,8 @@ def healthcare_emulator(request: pytest.FixtureRequest,
 
     began = time.perf_counter()
     running = start_emulator(_data_folder(request.config),
-                             tmp_path_factory.mktemp("healthcare-emulator"))
+                             tmp_path_factory.mktemp("healthcare-emulator"),
+                             account_cache=_account_cache(request.config))
     _started("healthcare_emulator", began, request.config)
     try:
         yield running
@@ -132,7 +144,8 @@ def fresh_dicom_resolver(request: pytest.FixtureRequest,
         raise pytest.UsageError(f"@pytest.mark.{MARKER} needs the folder of a fixture set")
     began = time.perf_counter()
     emulator = start_emulator(_data_folder(request.config, marker.args[0]),
-                              tmp_path_factory.mktemp("healthcare-emulator"))
+                              tmp_path_factory.mktemp("healthcare-emulator"),
+                              account_cache=_account_cache(request.config))
     try:
         resolver = start_resolver(emulator, tmp_path_factory.mktemp("dicom-resolver"),
                                   mode=_server_mode(request.config))

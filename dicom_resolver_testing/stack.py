@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import orjson
 
+from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.fixtures.layout import FixtureSet, load_fixture_set
 
@@ -69,10 +70,36 @@ class RunningEmulator:
         self.emulator.stop()
 
 
-def start_emulator(folder: Path, key_dir: Path) -> RunningEmulator:
+def start_emulator(folder: Path, key_dir: Path, *,
+                   account_cache: Path | None = None) -> RunningEmulator:
+    """The emulator over `folder`, its key file in `key_dir`. With `account_cache` (a JSON
+    key file, written on first use) its RSA service account is reused across runs:
+    generating one costs a good part of a second."""
     fixtures = load_fixture_set(folder)
-    emulator = Emulator(fixtures.dicom_dir, key_file=key_dir / "service-account.json").start()
+    account = _cached_account(account_cache) if account_cache is not None else None
+    emulator = Emulator(fixtures.dicom_dir, key_file=key_dir / "service-account.json",
+                        account=account).start()
     return RunningEmulator(emulator, fixtures)
+
+
+def _cached_account(path: Path) -> ServiceAccount:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = orjson.loads(path.read_bytes())
+        private_key = load_pem_private_key(key["private_key"].encode(), password=None)
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            return ServiceAccount(key["project_id"], key["client_email"], key["client_id"],
+                                  key["private_key_id"], private_key)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # absent or damaged: make a new one
+    account = ServiceAccount.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    account.write_key_file(partial, "http://127.0.0.1/token")
+    partial.replace(path)
+    return account
 
 
 def loaded_instances(dumps: dict[str, bytes]) -> list[InstanceRef]:
