@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint typecheck example-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(STAMP_TEST): pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]' -e ./client
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
@@ -27,7 +27,24 @@ test: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff check service tests bench client dicom_resolver_testing examples
+
+# The client distribution is type-checked strictly (its own mypy settings).
+typecheck: $(STAMP_TEST)
+	$(BIN)/mypy --config-file client/pyproject.toml client/dicom_resolver_client
+
+# The worked example (examples/consumer), exactly as a consuming project runs it: its own
+# venv, the client and dicom-resolver[testing] installed from this repository, its tests.
+EXAMPLE := examples/consumer
+EXAMPLE_STAMP := $(EXAMPLE)/.venv/.installed
+$(EXAMPLE_STAMP): pyproject.toml client/pyproject.toml $(EXAMPLE)/pyproject.toml
+	$(PYTHON) -m venv $(EXAMPLE)/.venv
+	$(EXAMPLE)/.venv/bin/pip install --quiet --upgrade pip
+	$(EXAMPLE)/.venv/bin/pip install --quiet ./client '.[testing]' -e '$(EXAMPLE)[test]'
+	touch $@
+
+example-test: $(EXAMPLE_STAMP)
+	cd $(EXAMPLE) && .venv/bin/python -m pytest -q
 
 # Benchmarks (not tests): each prints its figures beside same-run baselines.
 bench: $(STAMP_TEST)
@@ -38,4 +55,4 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.dicomweb
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(EXAMPLE)/.venv

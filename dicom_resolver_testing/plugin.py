@@ -130,8 +130,9 @@ def dicom_resolver(request: pytest.FixtureRequest, healthcare_emulator: RunningE
 @pytest.fixture
 def fresh_dicom_resolver(request: pytest.FixtureRequest,
                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[DicomResolver]:
-    """dicom_resolver with only the fixture studies in its store, whatever earlier tests did;
-    with @pytest.mark.dicom_resolver_data("dir"), a service and emulator of its own."""
+    """dicom_resolver with only the fixture studies in its store, whatever earlier tests did
+    (and reset again after the test); with @pytest.mark.dicom_resolver_data("dir"), a
+    service and emulator of its own."""
     from dicom_resolver_testing.stack import start_emulator, start_resolver
 
     marker = request.node.get_closest_marker(MARKER)
@@ -139,6 +140,7 @@ def fresh_dicom_resolver(request: pytest.FixtureRequest,
         resolver: DicomResolver = request.getfixturevalue("dicom_resolver")
         resolver.reset()
         yield resolver
+        resolver.reset()  # what this test changed must not reach tests of dicom_resolver
         return
     if not marker.args:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} needs the folder of a fixture set")
