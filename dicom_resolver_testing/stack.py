@@ -76,6 +76,7 @@ def start_emulator(folder: Path, key_dir: Path, *,
     key file, written on first use) its RSA service account is reused across runs:
     generating one costs a good part of a second."""
     fixtures = load_fixture_set(folder)
+    key_dir.mkdir(parents=True, exist_ok=True)
     account = _cached_account(account_cache) if account_cache is not None else None
     emulator = Emulator(fixtures.dicom_dir, key_file=key_dir / "service-account.json",
                         account=account).start()
