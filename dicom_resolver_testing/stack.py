@@ -227,7 +227,10 @@ def _free_port() -> int:
 def _serve_under_gunicorn(emulator: RunningEmulator, database_url: str,
                           workdir: Path) -> tuple[str, Any, int]:
     port = _free_port()
-    env = {**os.environ,
+    # The caller's own DICOM_RESOLVER_* settings (auth, Redis, a store…) stay out: the
+    # fixture's service is configured here alone, as the thread mode's is.
+    env = {**{name: value for name, value in os.environ.items()
+              if not name.startswith("DICOM_RESOLVER_")},
            "DICOM_RESOLVER_DATABASE_URL": database_url,
            "DICOM_RESOLVER_HEALTHCARE_API_ROOT": emulator.api_root,
            "GOOGLE_APPLICATION_CREDENTIALS": str(emulator.key_file),

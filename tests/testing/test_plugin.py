@@ -37,12 +37,12 @@ def test_record(dicom_resolver, healthcare_emulator):
 """
 
 
-def run(pytester: pytest.Pytester, *args: str, record: Path) -> list[dict]:
-    os.environ["RECORD"] = str(record)
-    try:
-        result = pytester.runpytest_subprocess("-p", "no:randomly", "-v", *args, timeout=240)
-    finally:
-        del os.environ["RECORD"]
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str,
+        record: Path) -> list[dict]:
+    monkeypatch.setenv("RECORD", str(record))
+    # A caller's own service settings must not reach the fixture's service.
+    monkeypatch.setenv("DICOM_RESOLVER_AUTH", "api-key")
+    result = pytester.runpytest_subprocess("-v", *args, timeout=240)
     assert result.ret == 0, result.stdout.str()
     return [json.loads(line) for line in record.read_text().splitlines()]
 
@@ -62,12 +62,27 @@ def alive(pid: int) -> bool:
     return True
 
 
+def in_group(pgid: int) -> list[int]:
+    """Processes of process group `pgid` still alive (field 5 of /proc/PID/stat)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["thread", "gunicorn"])
 def test_fixtures_serve_the_example_study_and_leave_nothing_behind(
-        pytester: pytest.Pytester, tmp_path: Path, mode: str) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        mode: str) -> None:
     pytester.makepyfile(test_consumer=RECORDING_TEST)
-    seen = run(pytester, f"--dicom-resolver-server={mode}", record=tmp_path / "seen.jsonl")
+    seen = run(pytester, monkeypatch, f"--dicom-resolver-server={mode}",
+               record=tmp_path / "seen.jsonl")
     assert len(seen) == 1 and seen[0]["mode"] == mode
     assert seen[0]["studies"] == ["2.25.112921913917899494697851269504584251558"]
     # Shut down: the service's port, the emulator's port, the gunicorn master and its
@@ -75,8 +90,7 @@ def test_fixtures_serve_the_example_study_and_leave_nothing_behind(
     assert refused(seen[0]["url"]) and refused(seen[0]["emulator"])
     if mode == "gunicorn":
         assert seen[0]["pid"] and not alive(seen[0]["pid"])
-        workers = subprocess.run(["pgrep", "-g", str(seen[0]["pid"])], capture_output=True)
-        assert workers.stdout == b""
+        assert in_group(seen[0]["pid"]) == []
 
 
 @pytest.mark.slow
