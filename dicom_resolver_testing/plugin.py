@@ -13,7 +13,8 @@ Configuration (ini or command line):
   dicom_resolver_scope  session (default) or function: the scope of the two fixtures
 
 This module imports only pytest: it is loaded by every pytest run of an environment
-where dicom-resolver[testing] is installed, including runs that never use it.
+where dicom-resolver is installed, including runs that never use it (`-p no:dicom_resolver`
+turns it off). It defines no autouse fixture and its options are all prefixed.
 """
 
 from __future__ import annotations
