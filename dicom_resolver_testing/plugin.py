@@ -3,8 +3,9 @@
 Fixtures:
   healthcare_emulator   the Healthcare API stand-in over a fixture set (session)
   dicom_resolver        dicom-resolver on loopback, fixture studies ingested (session)
-  fresh_dicom_resolver  the same, emptied and reloaded before the test (function); a test
+  fresh_dicom_resolver  the same, emptied and reloaded around the test (function); a test
                         marked @pytest.mark.dicom_resolver_data("dir") gets its own pair
+                        (so does any test with dicom_resolver_scope = function)
 Configuration (ini or command line):
   dicom_resolver_data   fixture set: a `dicom-resolver fixture make` folder or a folder of
                         .dcm files (relative to the rootdir); default: the shipped example
@@ -100,8 +101,10 @@ def healthcare_emulator(request: pytest.FixtureRequest,
     is its service-account key, `api_root` the DICOM_RESOLVER_HEALTHCARE_API_ROOT."""
     from dicom_resolver_testing.stack import start_emulator
 
+    # Function scope (dicom_resolver_scope = function) lets a test's marker choose the set.
+    marker = request.node.get_closest_marker(MARKER) if request.scope == "function" else None
     began = time.perf_counter()
-    running = start_emulator(_data_folder(request.config),
+    running = start_emulator(_data_folder(request.config, marker.args[0] if marker else None),
                              tmp_path_factory.mktemp("healthcare-emulator"),
                              account_cache=_account_cache(request.config))
     _started("healthcare_emulator", began, request.config)

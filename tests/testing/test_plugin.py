@@ -125,10 +125,15 @@ def test_fresh_after_a_delete(fresh_dicom_resolver):
 @pytest.mark.dicom_resolver_data({str(by_marker)!r})
 def test_marked(fresh_dicom_resolver):
     assert len([i for i in fresh_dicom_resolver.instances if i.modality == "CT"]) == 2
+
+@pytest.mark.dicom_resolver_data({str(by_marker)!r})
+def test_marked_function_scoped(dicom_resolver, healthcare_emulator):
+    assert len([i for i in dicom_resolver.instances if i.modality == "CT"]) == 2
+    assert healthcare_emulator.fixtures.dicom_dir.parent.name == "made"
 """)
     result = pytester.runpytest_subprocess("-v", timeout=240)
     assert result.ret == 0, result.stdout.str()
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_plugin_import_is_light_and_fixture_only() -> None:
