@@ -28,8 +28,10 @@ def read_npy(stream: Readable) -> np.ndarray[Any, np.dtype[Any]]:
         version = npy_format.read_magic(stream)
         if version == (1, 0):
             shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
-        else:
+        elif version == (2, 0):
             shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"format version {version} (the service writes 1.0 or 2.0)")
     except ValueError as exc:
         raise DicomResolverError(f"the answer is not a .npy file: {exc}") from exc
     if dtype.hasobject:

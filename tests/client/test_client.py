@@ -170,3 +170,33 @@ def test_ingest_accepts_bytes_paths_json_and_gzip(resolver, tmp_path: Path) -> N
         assert result.unchanged == result.received == len(resolver.instances)
         assert result.studies == resolver.study_uids
     assert gzip.decompress(gzip.compress(dump)) == dump
+
+
+def test_a_series_with_a_gap_is_refused_or_cut_to_its_largest_stack(
+        ct_files, tmp_path: Path) -> None:
+    from dicom_resolver_testing.stack import start_emulator, start_resolver
+
+    folder = tmp_path / "gap"
+    folder.mkdir()
+    kept = [ds for index, ds in enumerate(ct_files) if index != 15]  # slices 0–14 and 16–23
+    for ds in kept:
+        ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+    emulator = start_emulator(folder, tmp_path / "emulator")
+    try:
+        resolver = start_resolver(emulator, tmp_path / "service")
+        try:
+            study, series = str(kept[0].StudyInstanceUID), str(kept[0].SeriesInstanceUID)
+            with pytest.raises(Unprocessable) as refused:
+                resolver.client.volume(study, series)
+            assert refused.value.errors
+            volume = resolver.client.volume(study, series, strict=False)
+            assert volume.array.shape[0] == 15 and volume.excluded_images > 0
+            np.testing.assert_array_equal(volume.array, np.stack([hu(ds) for ds in kept[:15]]))
+            np.testing.assert_allclose(volume.slice_positions, [[float(v) for v in
+                                       ds.ImagePositionPatient] for ds in kept[:15]], atol=1e-4)
+            geometry = resolver.client.geometry(study, series)
+            assert not geometry.is_volume and geometry.excluded
+        finally:
+            resolver.stop()
+    finally:
+        emulator.stop()
