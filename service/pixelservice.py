@@ -96,6 +96,29 @@ def load_attributes(engine: Engine, query: PixelQuery) -> dict[str, Any]:
     return orjson.loads(stored.body)
 
 
+def describe_pixels(engine: Engine, query: PixelQuery,
+                    attrs: Mapping[str, Any]) -> PixelDescription:
+    """The Image Pixel module of the instance (422 when it cannot describe pixel data)."""
+    with metadata_errors(query.sop_uid):
+        desc = PixelDescription.from_attributes(attrs)
+    if desc.needs_pixel_data_vr:
+        desc = dataclasses.replace(desc, pixel_data_vr=pixel_data_vr(engine, query))
+    return desc
+
+
+def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
+    """The VR (OB or OW) of the instance's Pixel Data in its JSON as ingested.
+
+    The normalized attributes do not keep VRs; only 8-bit big endian pixel data (a retired
+    transfer syntax) needs it, so only then is the ingested JSON read.
+    """
+    stored = get_instance(engine, query.study_uid, query.series_uid, query.sop_uid,
+                          dicom_json=True)
+    element = orjson.loads(stored.body).get("7FE00010") if stored is not None else None
+    vr = element.get("vr") if isinstance(element, dict) else None
+    return vr if vr in ("OB", "OW") else "OB"
+
+
 def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
     """Fetch (or take from the cache), decode and rescale the asked frames of one instance."""
     if query.dtype not in OUTPUT_DTYPES:
@@ -103,8 +126,8 @@ def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) ->
                             parameter="dtype")
     started = time.perf_counter()
     attrs = load_attributes(engine, query)
+    desc = describe_pixels(engine, query, attrs)
     with metadata_errors(query.sop_uid):
-        desc = PixelDescription.from_attributes(attrs)
         indices = desc.frame_indices(query.frames)  # before any fetch: 404 costs nothing
     frames = [index + 1 for index in indices]
     payload = fetch_payload(client, attrs, desc, query)
