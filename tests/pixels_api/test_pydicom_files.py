@@ -10,8 +10,10 @@ Google-style JSON, and the pixels of every frame (`frame=all`, npy) must equal p
 pixel_array gives them. Frame 1 as PNG (the route's other representation of an image)
 must be a PNG of the image's size, RGB exactly when the image has three samples.
 
-The service refuses none of these files: the set holds no Float Pixel Data (refused with
-422, tests/pixels_api/test_failures.py), and colour is defined for every representation.
+pydicom's set holds no Float Pixel Data, which the service refuses (422, as openapi.yaml
+says): the table has one more row, such an image written here, and asserts that refusal.
+PALETTE COLOR images are answered as their stored indices, as pixel_array gives them (the
+palette is not applied, in PNG either).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from pydicom.uid import UID, generate_uid
 
 from service.emulator.server import Emulator
 from service.examples.factory import to_google_json
+from service.pixelservice import FLOAT_PIXEL_DATA
+from tests.support.dcm_files import file_dataset
 from tests.support.emulated import (
     emulated_app,
     emulated_settings,
@@ -60,10 +64,28 @@ def _decodable(path: str) -> bool:
 
 PYDICOM_FILES = sorted((path for path in get_testdata_files() if _decodable(path)),
                        key=lambda path: Path(path).name)
+# pydicom's set holds no Float Pixel Data; one such image is written here (pydicom decodes
+# it, so the service's refusal is a choice, asserted as documented).
+FLOAT_IMAGE = "float-pixel-data (written by the test)"
+TABLE = [*PYDICOM_FILES, FLOAT_IMAGE]
+# Rows the service refuses on purpose: (status, the problem's detail) as openapi.yaml says.
+REFUSED: dict[str, tuple[int, str]] = {FLOAT_IMAGE: (422, FLOAT_PIXEL_DATA)}
 
 
 def _label(path: str) -> str:
-    return Path(path).name
+    return Path(path).name if path != FLOAT_IMAGE else "float-pixel-data"
+
+
+def _write_float_image(folder: Path) -> Path:
+    """A 4×5 Float Pixel Data (7FE0,0008) image in Explicit VR Little Endian."""
+    ds = file_dataset("1.2.840.10008.5.1.4.1.1.30", rows=4, columns=5)  # Parametric Map
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.BitsAllocated = "OT", 32
+    del ds.BitsStored, ds.HighBit, ds.PixelRepresentation  # not in a float image
+    ds.FloatPixelData = np.linspace(-1.5, 2.5, 20, dtype="<f4").tobytes()
+    path = folder / "float-pixel-data.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
 
 
 @dataclass(frozen=True)
@@ -122,9 +144,12 @@ def _copy_with_fresh_uids(source: str, folder: Path, index: int) -> Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Served]:
+    """Every row of TABLE as a file in one folder, by row."""
     folder = tmp_path_factory.mktemp("pydicom-files")
-    return {copy.name: copy for copy in (_copy_with_fresh_uids(path, folder, index)
-                                         for index, path in enumerate(PYDICOM_FILES))}
+    written = _write_float_image(tmp_path_factory.mktemp("generated"))
+    sources = [str(written) if row == FLOAT_IMAGE else row for row in TABLE]
+    return {row: _copy_with_fresh_uids(source, folder, index)
+            for index, (row, source) in enumerate(zip(TABLE, sources, strict=True))}
 
 
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
@@ -144,8 +169,7 @@ def _without_nested_binary(ds: pydicom.Dataset) -> pydicom.Dataset:
 
 
 @pytest.fixture(scope="module")
-def corpus_client(served: dict[str, Served], tmp_path_factory: pytest.TempPathFactory,
-                  module_database_url: str) -> Iterator[FlaskClient]:
+def corpus_client(served: dict[str, Served], module_database_url: str) -> Iterator[FlaskClient]:
     """One emulator over the copies and one app whose store holds all their JSON."""
     account = new_account()
     folder = next(iter(served.values())).path.parent
@@ -171,18 +195,25 @@ def _oracle(path: Path) -> np.ndarray:
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(path)
         values: Any = apply_modality_lut(ds.pixel_array, ds)
+    samples = int(ds.get("SamplesPerPixel") or 1)
     frames = int(ds.get("NumberOfFrames") or 1)
-    return np.asarray(values).reshape(frames, *values.shape[-3 + (ds.SamplesPerPixel == 1):])
+    return np.asarray(values).reshape(frames, *values.shape[-3 + (samples == 1):])
 
 
-@pytest.mark.parametrize("source", PYDICOM_FILES, ids=_label)
-def test_pixels_equal_pydicom(source: str, served: dict[str, Served],
+@pytest.mark.parametrize("row", TABLE, ids=_label)
+def test_pixels_equal_pydicom(row: str, served: dict[str, Served],
                               corpus_client: FlaskClient) -> None:
-    copy = served[Path(source).name]
+    copy = served[row]
     answer = corpus_client.get(copy.url("frame=all&format=npy"))
+    expected = _oracle(copy.path)  # pydicom decodes every row, refused ones included
+    if row in REFUSED:
+        status, detail = REFUSED[row]
+        assert answer.status_code == status, answer.get_data(as_text=True)[:500]
+        assert answer.mimetype == "application/problem+json"
+        assert answer.get_json()["detail"] == detail
+        return
     assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
     got = np.load(io.BytesIO(answer.data))
-    expected = _oracle(copy.path)
     assert got.dtype == np.float32
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got, expected.astype(np.float32))
