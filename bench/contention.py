@@ -4,8 +4,8 @@ overlapping and updated dumps of the same studies at once.
     .venv/bin/python -m bench.contention --seconds 60 --clients 8
 
 Two `dicom-resolver serve` masters (separate gunicorn processes, as two replicas
-would be) share a fresh schema of the PostgreSQL server in
-DICOM_RESOLVER_BENCH_DATABASE_URL (default: the test server). Every client loops
+would be) share a fresh schema of the PostgreSQL server of `--database-url` (default:
+the test suite's DICOM_RESOLVER_TEST_DATABASE_URL, else the local test server). Every client loops
 for `--seconds`: it picks a study, an overlapping window of its instances (or the
 whole study) and a revision of an instance-level attribute (ImageComments), so
 that a dump creates, updates or leaves unchanged instances that other clients are
@@ -255,9 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=3, help="studies the clients share")
     parser.add_argument("--baseline-seconds", type=float, default=15)
     parser.add_argument("--seed", type=int, default=7000)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "DICOM_RESOLVER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL server (a schema is made and dropped in it)")
     args = parser.parse_args(argv)
-    server_url = os.environ.get("DICOM_RESOLVER_BENCH_DATABASE_URL",
-                                "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    server_url = args.database_url
 
     print("machine:", ", ".join(f"{key} {value}" for key, value in machine().items()))
     studies = study_dumps(args.studies, args.seed)
