@@ -38,6 +38,8 @@ from service.store.queries import get_instance
 log = logging.getLogger(__name__)
 
 OUTPUT_DTYPES = ("float32", "int16")
+FLOAT_PIXEL_DATA = ("Only integer Pixel Data (7FE0,0010) is supported; this instance has "
+                    "Float or Double Float Pixel Data.")
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,41 @@ def load_attributes(engine: Engine, query: PixelQuery) -> dict[str, Any]:
         raise NotFound(f"instance {query.sop_uid} has no pixel data (no Pixel Data "
                        "(7FE0,0010) attribute); it may be a report or another non-image "
                        "object", sop_instance_uid=query.sop_uid, reason="no-pixel-data")
+    attrs = orjson.loads(stored.body)
+    if "PixelData" not in attrs:
+        # Float or Double Float Pixel Data: said first, as such an image has no BitsStored
+        # or PixelRepresentation to be missing.
+        raise Unprocessable(FLOAT_PIXEL_DATA, sop_instance_uid=query.sop_uid)
     if stored.pixel_module_missing:
         missing = ", ".join(stored.pixel_module_missing)
         raise Unprocessable(
             f"The stored metadata of instance {query.sop_uid} lacks {missing} of the Image "
             "Pixel module, so its pixel data cannot be decoded.",
             sop_instance_uid=query.sop_uid, missing=list(stored.pixel_module_missing))
-    return orjson.loads(stored.body)
+    return attrs
+
+
+def describe_pixels(engine: Engine, query: PixelQuery,
+                    attrs: Mapping[str, Any]) -> PixelDescription:
+    """The Image Pixel module of the instance (422 when it cannot describe pixel data)."""
+    with metadata_errors(query.sop_uid):
+        desc = PixelDescription.from_attributes(attrs)
+    if desc.needs_pixel_data_vr:
+        desc = dataclasses.replace(desc, pixel_data_vr=pixel_data_vr(engine, query))
+    return desc
+
+
+def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
+    """The VR (OB or OW) of the instance's Pixel Data in its JSON as ingested.
+
+    The normalized attributes do not keep VRs; only 8-bit big endian pixel data (a retired
+    transfer syntax) needs it, so only then is the ingested JSON read.
+    """
+    stored = get_instance(engine, query.study_uid, query.series_uid, query.sop_uid,
+                          dicom_json=True)
+    element = orjson.loads(stored.body).get("7FE00010") if stored is not None else None
+    vr = element.get("vr") if isinstance(element, dict) else None
+    return vr if vr in ("OB", "OW") else "OB"
 
 
 def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
@@ -103,8 +133,8 @@ def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) ->
                             parameter="dtype")
     started = time.perf_counter()
     attrs = load_attributes(engine, query)
+    desc = describe_pixels(engine, query, attrs)
     with metadata_errors(query.sop_uid):
-        desc = PixelDescription.from_attributes(attrs)
         indices = desc.frame_indices(query.frames)  # before any fetch: 404 costs nothing
     frames = [index + 1 for index in indices]
     payload = fetch_payload(client, attrs, desc, query)
@@ -133,9 +163,7 @@ def fetch_payload(client: BulkDataClient, attrs: Mapping[str, Any], desc: PixelD
         return PixelPayload(data, desc.transfer_syntax_uid, "application/octet-stream")
     uri = pixel_data.get("BulkDataURI") if isinstance(pixel_data, Mapping) else None
     if uri is None and "PixelData" not in attrs:
-        raise Unprocessable("Only integer Pixel Data (7FE0,0010) is supported; this instance "
-                            "has Float or Double Float Pixel Data.",
-                            sop_instance_uid=query.sop_uid)
+        raise Unprocessable(FLOAT_PIXEL_DATA, sop_instance_uid=query.sop_uid)
     return client.fetch_pixel_data(
         pixel_data_uri=uri, instance_uri_hint=_other_bulkdata_uri(attrs),
         study_uid=query.study_uid, series_uid=query.series_uid, sop_uid=query.sop_uid,

@@ -46,6 +46,16 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
 
 
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """database_url for a module's shared app: PostgreSQL when configured, else SQLite."""
+    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
+    if server_url:
+        yield from _fresh_schema(server_url)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.sqlite3'}"
+
+
 def _fresh_schema(server_url: str) -> Iterator[str]:
     import sqlalchemy as sa
 

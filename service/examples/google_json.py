@@ -25,6 +25,7 @@ from pydicom.dataelem import DataElement
 from .spec import DEFAULT_API_ROOT, DEFAULT_STORE_PATH
 
 PIXEL_DATA = "7FE00010"
+FLOAT_PIXEL_DATA = frozenset({"7FE00008", "7FE00009"})  # Float, Double Float Pixel Data
 _PLACEHOLDER = "bulkdata-placeholder:"
 
 
@@ -60,8 +61,10 @@ def normalise(elements: dict[str, Any]) -> dict[str, Any]:
 
 def resolve(elements: dict[str, Any], url: str) -> dict[str, Any]:
     """Point every top-level BulkDataURI at `url`/bulkdata/{tag}; keys sorted."""
-    if PIXEL_DATA not in elements and "00280010" in elements:
-        # An image generated without pixels: Google would still point at them.
+    if "00280010" in elements and not FLOAT_PIXEL_DATA.intersection(elements) \
+            and PIXEL_DATA not in elements:
+        # An image generated without pixels: Google would still point at them. (Not a
+        # Float or Double Float Pixel Data image: it has its pixels under another tag.)
         elements[PIXEL_DATA] = {"vr": "OW", "BulkDataURI": _PLACEHOLDER}
     resolved: dict[str, Any] = {}
     for tag in sorted(elements):

@@ -86,9 +86,10 @@ class PixelDescription:
     photometric_interpretation: str
     planar_configuration: int
     transfer_syntax_uid: str
-    # VR of (7FE0,0010); only matters for 8-bit Explicit VR Big Endian data,
-    # which is byte-swapped in 16-bit words when the VR is OW (PS3.5 A.3).
-    pixel_data_vr: str = "OW"
+    # VR of (7FE0,0010); only matters for 8-bit Explicit VR Big Endian data, which is
+    # byte-swapped in 16-bit words when the VR is OW and never when it is OB (PS3.5 7.3,
+    # A.3). The normalized attributes do not keep it: see needs_pixel_data_vr.
+    pixel_data_vr: str = "OB"
 
     @classmethod
     def from_attributes(cls, attrs: Mapping[str, Any]) -> PixelDescription:
@@ -184,6 +185,13 @@ class PixelDescription:
     @property
     def is_encapsulated(self) -> bool:
         return UID(self.transfer_syntax_uid).is_encapsulated
+
+    @property
+    def needs_pixel_data_vr(self) -> bool:
+        """Whether decoding depends on pixel_data_vr: 8-bit samples in a big endian syntax."""
+        syntax = UID(self.transfer_syntax_uid)
+        return self.bits_allocated == 8 and not syntax.is_little_endian \
+            and not syntax.is_encapsulated
 
     def frame_indices(self, frames: Sequence[int] | None = None) -> list[int]:
         """0-based indices for the 1-based `frames` (None → every frame)."""

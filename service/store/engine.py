@@ -45,12 +45,15 @@ def _server_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        # Writers read, then write what they read (counts, existing rows): under READ
-        # COMMITTED two replicas ingesting into one study would lose updates. SERIALIZABLE
-        # makes the database refuse such interleavings (SQLSTATE 40001); the ingest use
-        # case retries them (service/ingest.py). Readers stay READ COMMITTED.
+        # Writers read, then write what they read (counts, existing rows). They run READ
+        # COMMITTED and first take a lock per study they write (repository.lock_studies),
+        # in one global order: writers of one study queue instead of failing, and each
+        # statement after the lock sees what the previous holder committed. (SERIALIZABLE
+        # made the losers of such races fail with SQLSTATE 40001 and retry, and under
+        # load some ran out of retries: 503 to the client.) Set explicitly so that a
+        # server whose default is stricter cannot turn waits back into failures.
         if connection.get_execution_options().get("write", False):
-            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
     return engine
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from service.dicom.geometry import SeriesGeometry, SlicePlane, analyze_series, planes_of_instance
 from service.pixels.description import PixelDescription
 from service.pixels.modality import modality_lut, rescale_for_frame
-from service.pixelservice import OUTPUT_DTYPES, metadata_errors
+from service.pixelservice import OUTPUT_DTYPES, PixelQuery, describe_pixels, metadata_errors
 from service.problems import NotFound, Unprocessable
 from service.store.series_geometry import series_instances
 
@@ -117,16 +117,18 @@ def plan_volume(engine: Engine, query: VolumeQuery) -> VolumePlan:
     descriptions = {}
     for plane in geometry.slices:
         if plane.sop_uid not in descriptions:
-            descriptions[plane.sop_uid] = _description(layout.attributes[plane.sop_uid],
-                                                       plane.sop_uid)
+            descriptions[plane.sop_uid] = _description(
+                engine, PixelQuery(query.study_uid, query.series_uid, plane.sop_uid),
+                layout.attributes[plane.sop_uid])
         if query.dtype == "int16":
             _check_int16(layout.attributes[plane.sop_uid], plane)
     return VolumePlan(layout, descriptions, query.dtype)
 
 
-def _description(attrs: dict[str, Any], sop_uid: str) -> PixelDescription:
-    with metadata_errors(sop_uid):
-        desc = PixelDescription.from_attributes(attrs)
+def _description(engine: Engine, slice_query: PixelQuery,
+                 attrs: dict[str, Any]) -> PixelDescription:
+    sop_uid = slice_query.sop_uid
+    desc = describe_pixels(engine, slice_query, attrs)
     if desc.samples_per_pixel != 1:
         raise Unprocessable(f"instance {sop_uid} has {desc.samples_per_pixel} samples per "
                             "pixel; volumes are made of single-sample (greyscale) images.",

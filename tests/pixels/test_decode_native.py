@@ -57,6 +57,7 @@ def assert_same(got: np.ndarray, expected: np.ndarray) -> None:
     pytest.param("rtdose_expb.dcm", marks=BAD_UID),  # 15 frames, 32-bit big endian
     "SC_rgb_small_odd.dcm",              # RGB, odd length + pad byte
     "SC_rgb_small_odd_big_endian.dcm",   # 8-bit big endian as OW
+    "ExplVR_BigEnd.dcm",                 # 8-bit big endian as OB (never swapped), planar
     "examples_rgb_color.dcm",
     "image_dfl.dcm",                     # Deflated Explicit VR Little Endian
     "SC_ybr_full_422_uncompressed.dcm",  # subsampled chroma

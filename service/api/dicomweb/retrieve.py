@@ -29,6 +29,7 @@ from service.pixels.encapsulated import split_frames
 from service.pixelservice import (
     PixelQuery,
     decode_payload,
+    describe_pixels,
     fetch_payload,
     load_attributes,
     metadata_errors,
@@ -120,8 +121,8 @@ def frames(study: str, series: str, instance: str, frame_list: str) -> Response:
     query = PixelQuery(params.uid(study, "study"), params.uid(series, "series"),
                        params.uid(instance, "instance"), parse_frame_list(frame_list))
     attrs = load_attributes(engine(), query)
+    desc = describe_pixels(engine(), query, attrs)
     with metadata_errors(query.sop_uid):
-        desc = PixelDescription.from_attributes(attrs)
         desc.frame_indices(query.frames)  # 404 for a frame out of range, before any fetch
     try:
         choice = negotiate.choose_frames(request.headers.get("Accept"), desc.transfer_syntax_uid,
