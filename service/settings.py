@@ -74,6 +74,8 @@ class Settings:
     dicomweb_metadata_cache_bytes: int = 64 * 1024 * 1024
     # Slices of a series volume fetched at once (and held in memory while streaming).
     volume_fetch_concurrency: int = 16
+    # Instances of a WADO-RS study/series retrieve fetched at once (and held while streaming).
+    retrieve_fetch_concurrency: int = 8
     # Public root URL of the service for RetrieveURL and BulkDataURIs (default: the request's).
     public_base_url: str | None = None
 

@@ -118,6 +118,32 @@ def choose_frames(header: str | None, stored_syntax: str, *,
     raise NotAcceptableError("; or ".join(available))
 
 
+DICOM = "application/dicom"
+# What a study, series or instance can be sent as (PS3.18 §10.4.1.1.1, Table 8.7.3-5).
+INSTANCE_REPRESENTATIONS = (
+    f'multipart/related; type="{DICOM}"; transfer-syntax=*',
+    f'multipart/related; type="{DICOM}"; transfer-syntax={EXPLICIT_VR_LITTLE_ENDIAN}',
+)
+
+
+def choose_instances(header: str | None) -> str:
+    """The transfer syntax to send Part 10 instances in: "*" (as stored) or Explicit VR
+    Little Endian, the default (PS3.18 §8.7.3.5.2); NotAcceptableError otherwise."""
+    for accepted in parse_accept(header):
+        if accepted.quality <= 0:
+            continue
+        if accepted.media_type in ("*/*", "multipart/*"):
+            return EXPLICIT_VR_LITTLE_ENDIAN
+        if accepted.media_type != "multipart/related":
+            continue
+        if accepted.params.get("type", DICOM).lower() not in (DICOM, "application/*", "*/*"):
+            continue
+        syntax = accepted.params.get("transfer-syntax", EXPLICIT_VR_LITTLE_ENDIAN)
+        if syntax in ("*", EXPLICIT_VR_LITTLE_ENDIAN):
+            return syntax
+    raise NotAcceptableError("; or ".join(INSTANCE_REPRESENTATIONS))
+
+
 def choose_bulkdata(header: str | None) -> bool:
     """True for multipart/related (the default), False for a single application/octet-stream."""
     for accepted in parse_accept(header):

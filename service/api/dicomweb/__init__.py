@@ -50,4 +50,4 @@ def _cors(response: Response) -> Response:
     return response
 
 
-from service.api.dicomweb import rendered, retrieve, search  # noqa: E402,F401  (routes)
+from service.api.dicomweb import instances, rendered, retrieve, search  # noqa: E402,F401  (routes)
