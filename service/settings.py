@@ -78,6 +78,8 @@ class Settings:
     retrieve_fetch_concurrency: int = 8
     # Public root URL of the service for RetrieveURL and BulkDataURIs (default: the request's).
     public_base_url: str | None = None
+    # Build those URLs from X-Forwarded-Proto/Host/Port (only behind a proxy that sets them).
+    trust_forwarded_headers: bool = False
 
     @classmethod
     def load(
