@@ -285,10 +285,13 @@ class InstanceKey:
 
 
 def instance_keys(engine: Engine, study_uid: str, series_uid: str | None = None,
-                  sop_uid: str | None = None) -> list[InstanceKey]:
+                  sop_uid: str | None = None, *, images_only: bool = False) -> list[InstanceKey]:
     """The instances of a study, series or instance, in the stable order of read_metadata,
-    without their JSON (a retrieve reads each instance's JSON when it fetches it)."""
+    without their JSON (a retrieve reads each instance's JSON when it fetches it);
+    `images_only`: those with Pixel Data."""
     where = _metadata_where(study_uid, series_uid, sop_uid)
+    if images_only:
+        where.append(instances.c.has_pixel_data.is_(True))
     with engine.connect() as connection:
         rows = connection.execute(select(
             instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid)
