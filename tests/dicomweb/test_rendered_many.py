@@ -58,7 +58,7 @@ def test_instance_and_frame_thumbnails(server, corpus) -> None:  # type: ignore[
         same = requests.get(thumbnail + "?viewport=128,128", headers={"Accept": "image/png"})
         full = requests.get(rendered + "?viewport=128,128", headers={"Accept": "image/png"})
         assert np.array_equal(_png(same), _png(full))
-    jpeg = requests.get(f"{base}/thumbnail")
+    jpeg = requests.get(f"{base}/thumbnail?accept=image/jpeg")  # what OHIF asks for
     assert jpeg.headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(jpeg.content)).format == "JPEG"
 
