@@ -39,7 +39,9 @@ def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler) -> D
         ds = Dataset.from_json(body_json, bulk_data_uri_handler=bulk_data)
         stored_meta = Dataset.from_json(meta_json, bulk_data_uri_handler=bulk_data)
     except (ValueError, TypeError, KeyError) as exc:
-        raise Part10Error(f"the stored DICOM JSON cannot be read back: {exc}") from exc
+        # The exception's text may quote a value (a name, an ID): only its kind is told.
+        raise Part10Error(f"the stored DICOM JSON cannot be read back by pydicom "
+                          f"({type(exc).__name__})") from exc
     ds.file_meta = file_meta(ds, stored_meta)
     if PIXEL_DATA in ds and UID(ds.file_meta.TransferSyntaxUID).is_encapsulated:
         # Google's bulk data of compressed Pixel Data is the encapsulated item stream.
@@ -83,6 +85,7 @@ def to_explicit_little_endian(ds: Dataset) -> Dataset:
         try:
             ds.decompress(generate_instance_uid=False)
         except (RuntimeError, NotImplementedError, ValueError, AttributeError) as exc:
+            # pydicom says which decoder is missing or failed; that text holds no values.
             raise Part10Error(f"Pixel Data in {syntax.name} cannot be decoded: {exc}") from exc
     elif PIXEL_DATA in ds and syntax == ExplicitVRBigEndian:
         values = ds.pixel_array
@@ -99,7 +102,8 @@ def write_part10(ds: Dataset) -> bytes:
     try:
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-        raise Part10Error(f"the dataset cannot be written as a Part 10 file: {exc}") from exc
+        raise Part10Error("the dataset cannot be written as a Part 10 file "
+                          f"({type(exc).__name__})") from exc
     return buffer.getvalue()
 
 
@@ -108,7 +112,7 @@ def read_part10(data: bytes) -> Dataset:
     try:
         return pydicom.dcmread(io.BytesIO(data))
     except (pydicom.errors.InvalidDicomError, ValueError, EOFError, OSError) as exc:
-        raise Part10Error(f"not a DICOM Part 10 file: {exc}") from exc
+        raise Part10Error(f"not a readable DICOM Part 10 file ({type(exc).__name__})") from exc
 
 
 def stored_transfer_syntax(data: bytes) -> str | None:

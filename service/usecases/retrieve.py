@@ -152,7 +152,8 @@ def _converted(sop_uid: str, convert: Callable[[], Converted]) -> Converted:
     try:
         return convert()
     except part10.Part10Error as exc:
-        log.warning("instance %s cannot be re-encoded: %s", sop_uid, exc)
+        log.warning("instance %s cannot be sent as asked: %s", sop_uid,
+                    type(exc.__cause__ or exc).__name__)
         raise Unprocessable(f"Instance {sop_uid} cannot be sent as asked: {exc}. Ask for "
                             "transfer-syntax=* to get it as stored.",
                             sop_instance_uid=sop_uid) from exc
