@@ -20,6 +20,7 @@ from dicomweb_client import DICOMwebClient
 from PIL import Image
 
 from service.emulator.server import Emulator
+from tests.dicomweb.oracle import windowed
 from tests.support.database import fresh_schema
 from tests.support.gunicorn import GunicornServer
 from tests.support.part10 import assert_same_instance
@@ -199,16 +200,11 @@ def test_iter_bulkdata(dwc: DICOMwebClient, corpus: Any) -> None:
         corpus.dataset("ct3").PixelData]
 
 
-def _windowed(ds: pydicom.Dataset) -> np.ndarray:
-    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    center, width = float(ds.WindowCenter), float(ds.WindowWidth)
-    return np.clip(((hu - (center - 0.5)) / (width - 1) + 0.5) * 255, 0, 255)
-
 
 def _assert_png_of(body: bytes, ds: pydicom.Dataset) -> None:
     image = Image.open(io.BytesIO(body))
     assert image.format == "PNG"
-    assert np.abs(np.asarray(image).astype(float) - _windowed(ds)).max() <= 1.0
+    assert np.abs(np.asarray(image).astype(float) - windowed(ds)).max() <= 1.0
 
 
 def test_retrieve_instance_rendered(dwc: DICOMwebClient, corpus: Any) -> None:
