@@ -92,6 +92,12 @@ def test_search_for_studies(dwc: DICOMwebClient, corpus: Any, service: GunicornS
     for study in studies:
         retrieve_url = study["00081190"]["Value"][0]
         assert retrieve_url == f"{service.url}/dicomweb/studies/{_uid(study, '0020000D')}"
+    # The RetrieveURL leads to the study's DICOM objects, as Orthanc follows it.
+    followed = requests.get(studies[0]["00081190"]["Value"][0], timeout=60, headers={
+        "Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'})
+    assert followed.status_code == 200
+    assert followed.content.count(b"Content-Type: application/dicom") == len(
+        _in_study(corpus, _uid(studies[0], "0020000D")))
 
 
 def test_search_for_series(dwc: DICOMwebClient, corpus: Any) -> None:
