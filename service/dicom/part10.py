@@ -30,9 +30,11 @@ class Part10Error(ValueError):
     """The stored JSON (or a fetched value) cannot make a valid Part 10 file."""
 
 
-def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler) -> Dataset:
+def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler, *,
+                      fetched_syntax: Callable[[], str | None] = lambda: None) -> Dataset:
     """The instance as a pydicom Dataset with its file meta; every BulkDataURI through
-    `bulk_data(tag, vr, uri)`."""
+    `bulk_data(tag, vr, uri)`. Without a stored (0002,0010), `fetched_syntax()` (asked once
+    the values are fetched: the syntax the Pixel Data came labelled with) is used."""
     meta_json = {tag: value for tag, value in instance.items() if tag.startswith("0002")}
     body_json = {tag: value for tag, value in instance.items() if not tag.startswith("0002")}
     try:
@@ -42,7 +44,7 @@ def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler) -> D
         # The exception's text may quote a value (a name, an ID): only its kind is told.
         raise Part10Error(f"the stored DICOM JSON cannot be read back by pydicom "
                           f"({type(exc).__name__})") from exc
-    ds.file_meta = file_meta(ds, stored_meta)
+    ds.file_meta = file_meta(ds, stored_meta, default_syntax=fetched_syntax())
     if PIXEL_DATA in ds and UID(ds.file_meta.TransferSyntaxUID).is_encapsulated:
         # Google's bulk data of compressed Pixel Data is the encapsulated item stream.
         ds[PIXEL_DATA].is_undefined_length = True
@@ -50,7 +52,8 @@ def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler) -> D
     return ds
 
 
-def file_meta(ds: Dataset, stored: Dataset) -> FileMetaDataset:
+def file_meta(ds: Dataset, stored: Dataset, *,
+              default_syntax: str | None = None) -> FileMetaDataset:
     """Group 0002 as stored where present; the required elements built where not."""
     meta = FileMetaDataset()
     for element in stored:
@@ -63,8 +66,8 @@ def file_meta(ds: Dataset, stored: Dataset) -> FileMetaDataset:
     if "MediaStorageSOPInstanceUID" not in meta and "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if "TransferSyntaxUID" not in meta:
-        # JSON carries no encoding; a native dataset is written Explicit VR Little Endian.
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        # JSON carries no encoding: the Pixel Data's own, else Explicit VR Little Endian.
+        meta.TransferSyntaxUID = default_syntax or ExplicitVRLittleEndian
     if "ImplementationClassUID" not in meta:
         meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME

@@ -129,14 +129,19 @@ def rebuild_instance(client: BulkDataClient, instance: dict[str, Any], key: Inst
                      transfer_syntax: str) -> RetrievedInstance:
     """The Part 10 file rebuilt from stored DICOM JSON; BulkDataURIs through `client`."""
     stored_syntax = _stored_syntax(instance)
+    labelled: list[str] = []  # the transfer syntax the Pixel Data answer was labelled with
 
     def bulk_data(tag: str, vr: str, uri: str) -> bytes:
-        return client.fetch_bulk_value(
-            uri, sop_uid=key.sop_uid,
-            stored_transfer_syntax=stored_syntax if tag.upper() == PIXEL_DATA else None)
+        pixel_data = tag.upper() == PIXEL_DATA
+        payload = client.fetch_bulk_value(
+            uri, sop_uid=key.sop_uid, stored_transfer_syntax=stored_syntax if pixel_data else None)
+        if pixel_data and payload.transfer_syntax_uid:
+            labelled.append(payload.transfer_syntax_uid)
+        return bytes(payload.data)
 
     try:
-        ds = part10.dataset_from_json(instance, bulk_data)
+        ds = part10.dataset_from_json(instance, bulk_data,
+                                      fetched_syntax=lambda: labelled[0] if labelled else None)
     except part10.Part10Error as exc:
         raise Unprocessable(f"Instance {key.sop_uid} cannot be rebuilt as a DICOM file from its "
                             f"stored JSON: {exc}.", sop_instance_uid=key.sop_uid) from exc
