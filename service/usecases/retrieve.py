@@ -101,7 +101,10 @@ def google_instance_url(instance: dict[str, Any], sop_uid: str) -> str | None:
         url = instance_url_from_bulkdata_uri(uri) if isinstance(uri, str) else None
         if url is None:
             continue
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # an uploaded URI, e.g. "https://[not-ipv6/…": not Google's
+            continue
         if (parts.hostname or "").lower() == GOOGLE_HEALTHCARE_HOST \
                 and "/dicomWeb/studies/" in parts.path \
                 and parts.path.rsplit("/", 1)[-1] == sop_uid:

@@ -100,6 +100,7 @@ def test_a_refused_bulkdata_uri_is_a_problem(client: BulkDataClient,
     ("https://pacs.example/dicomWeb/studies/1.2/series/1.3/instances/1.4/bulkdata/7FE00010",
      None),
     ("https://healthcare.googleapis.com/somewhere/7FE00010", None),
+    ("https://[not-ipv6/dicomWeb/studies/1.2/series/1.3/instances/1.4/bulkdata/7FE00010", None),
 ])
 def test_google_instance_url(uri: str, expected: str | None) -> None:
     instance = {"00080018": {"vr": "UI", "Value": ["1.4"]},
