@@ -235,6 +235,19 @@ def test_retrieve_series_rendered(dwc: DICOMwebClient, corpus: Any) -> None:
     assert Image.open(io.BytesIO(default)).format == "JPEG"
 
 
+def test_forwarded_headers_are_ignored_by_default(service: GunicornServer,
+                                                  corpus: Any) -> None:
+    """TRUST_FORWARDED_HEADERS is off: a client cannot make the service write URLs that
+    point elsewhere (gunicorn's own scheme headers included)."""
+    study_uid = corpus.uids("ct1")[0]
+    answer = requests.get(f"{service.url}/dicomweb/studies", timeout=30, params={
+        "StudyInstanceUID": study_uid}, headers={
+        "X-Forwarded-Proto": "https", "X-Forwarded-Host": "elsewhere.example",
+        "X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on"})
+    [study] = answer.json()
+    assert study["00081190"]["Value"] == [f"{service.url}/dicomweb/studies/{study_uid}"]
+
+
 def test_log_has_no_errors(service: GunicornServer) -> None:
     """After the whole module: nothing failed inside the service (JSON log lines)."""
     levels = {orjson.loads(line).get("level") for line in service.stderr.splitlines()
