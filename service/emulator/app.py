@@ -5,6 +5,8 @@ Routes (as on healthcare.googleapis.com):
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/bulkdata/{tag}
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/frames/{n[,m…]}
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/metadata
+  GET  /v1/{store}/dicomWeb/studies[/…]  QIDO-RS and study/series metadata (study_routes.py)
+  GET  /oauth2/v1/certs                       certificates of the Pub/Sub push tokens
 Faults injected through `FaultPlan` replace or alter answers, to test clients.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from service.emulator import dicomstore, wire
+from service.emulator import dicomstore, pubsub, study_routes, wire
 from service.emulator.dicomstore import DicomFolder, InstanceKey
 from service.emulator.faults import Fault, FaultPlan
 from service.emulator.keys import JWT_BEARER_GRANT, InvalidAssertion, ServiceAccount
@@ -56,6 +58,10 @@ class EmulatorApp:
         self.token_lifetime = token_lifetime
         self.latency = latency
         self.faults = FaultPlan()
+        # Study-level search and metadata routes (study_routes.py), Pub/Sub push (pubsub.py).
+        self.qido_cap: int | None = None  # lower than Google's QIDO-RS cap, to test paging
+        self.renderings = study_routes.MetadataRenderings()
+        self.pubsub = pubsub.Notifier(store_path)
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
         self.token_requests = 0
@@ -83,6 +89,8 @@ class EmulatorApp:
             if fault is not None and fault.replaces_answer:
                 return self._fault_answer(fault)
             return self._token(request)
+        if request.path == pubsub.CERTS_PATH:
+            return _json(json.loads(self.pubsub.signer.certs_json()))
         if request.path in ("/", "/healthz"):
             return _json({"store": self.store_path, "instances": len(self.folder),
                           "token_uri": self.token_uri})
@@ -132,6 +140,9 @@ class EmulatorApp:
                                    "OAuth 2 access token.")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        routed = study_routes.answer(self, request)
+        if routed is not None:
+            return routed
         match = _ROUTE.match(request.path)
         if match is None:
             return _error(404, f"No DICOMweb route for {request.path}.")
@@ -141,14 +152,14 @@ class EmulatorApp:
             return _error(403, "Permission 'healthcare.dicomStores.dicomWebRead' denied on "
                                f"resource '{match['store']}' (or it may not exist).")
         key = InstanceKey(match["study"], match["series"], match["sop"])
+        if match["metadata"]:
+            rendered = self.renderings.get(self, key)
+            if rendered is None:
+                return _error(404, "Instance not found.")
+            return Response(b"[" + rendered + b"]", content_type="application/dicom+json")
         ds = self.folder.read(key)
         if ds is None:
             return _error(404, "Instance not found.")
-        instance_url = f"{GOOGLE_ROOT}/v1/{self.store_path}/dicomWeb/studies/{key.study_uid}" \
-                       f"/series/{key.series_uid}/instances/{key.sop_uid}"
-        if match["metadata"]:
-            return _json([dicomstore.metadata_json(ds, instance_url)],
-                         content_type="application/dicom+json")
         if match["tag"]:
             return self._bulkdata(request, ds, int(match["tag"], 16), request.path)
         numbers = [int(n) for n in match["frames"].split(",")]
