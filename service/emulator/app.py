@@ -46,6 +46,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     status: int
+    query: str = ""  # the query string (QIDO-RS paging and filters)
 
 
 class EmulatorApp:
@@ -74,7 +75,8 @@ class EmulatorApp:
                    for name, value in request.headers.items()}
         with self._lock:
             self.requests.append(RecordedRequest(request.method, request.path, headers,
-                                                 response.status_code))
+                                                 response.status_code,
+                                                 request.query_string.decode("latin-1")))
         return response(environ, start_response)
 
     def revoke_tokens(self) -> None:
