@@ -19,6 +19,18 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A store made by create_all before migrations existed is stamped at the baseline
+    # and may already have these tables: create only what is missing.
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if 'imports' not in existing:
+        _create_imports()
+    if 'import_studies' not in existing:
+        _create_import_studies()
+    if 'pubsub_messages' not in existing:
+        _create_pubsub_messages()
+
+
+def _create_imports() -> None:
     op.create_table('imports',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('store', sa.String(length=512), nullable=False),
@@ -35,6 +47,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index(op.f('ix_imports_state'), 'imports', ['state'])
+
+
+def _create_import_studies() -> None:
     op.create_table('import_studies',
     sa.Column('import_id', sa.String(length=32), nullable=False),
     sa.Column('study_uid', sa.String(length=64), nullable=False),
@@ -51,6 +66,9 @@ def upgrade() -> None:
     )
     op.create_index('ix_import_studies_claim', 'import_studies',
                     ['state', 'import_id', 'position'])
+
+
+def _create_pubsub_messages() -> None:
     op.create_table('pubsub_messages',
     sa.Column('message_id', sa.String(length=128), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
