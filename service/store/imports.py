@@ -14,7 +14,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.store.schema import import_studies, imports, pubsub_messages
@@ -48,6 +60,13 @@ def _writing(engine: Engine) -> Connection:
     READ COMMITTED on PostgreSQL, where every statement re-checks its conditions on the
     rows it updates (owner, state), so serializable isolation would only add retries."""
     return engine.connect().execution_options(write=engine.dialect.name == "sqlite")
+
+
+def _any(engine: Engine, query: Select[Any]) -> bool:
+    """Whether `query` finds a row, asked without taking the write lock: most looks for
+    work find none, and on SQLite a write transaction would queue behind every ingest."""
+    with engine.connect() as connection:
+        return connection.execute(query.limit(1)).first() is not None
 
 
 def create(engine: Engine, import_id: str, store: str, selection: bytes,
@@ -128,12 +147,13 @@ def claim_search(engine: Engine, owner: str, lease_seconds: float,
              .where(imports.c.state.in_(ACTIVE), imports.c.search_done.is_(False),
                     or_(imports.c.search_lease_until.is_(None),
                         imports.c.search_lease_until < moment))
-             .order_by(imports.c.created_at).limit(1)
-             .with_for_update(skip_locked=True))
+             .order_by(imports.c.created_at).limit(1))
     if import_id is not None:
         query = query.where(imports.c.id == import_id)
+    if not _any(engine, query):
+        return None
     with _writing(engine) as connection, connection.begin():
-        row = connection.execute(query).first()
+        row = connection.execute(query.with_for_update(skip_locked=True)).first()
         if row is None:
             return None
         connection.execute(
@@ -185,12 +205,14 @@ def claim_studies(engine: Engine, owner: str, count: int, lease_seconds: float,
                     import_studies.c.attempts, imports.c.store)
              .join(imports, imports.c.id == import_studies.c.import_id)
              .where(claimable, imports.c.state.in_(ACTIVE))
-             .order_by(imports.c.created_at, import_studies.c.position).limit(count)
-             .with_for_update(skip_locked=True, of=import_studies))
+             .order_by(imports.c.created_at, import_studies.c.position).limit(count))
     if import_id is not None:
         query = query.where(import_studies.c.import_id == import_id)
+    if not _any(engine, query):
+        return []
     with _writing(engine) as connection, connection.begin():
-        rows = connection.execute(query).all()
+        rows = connection.execute(
+            query.with_for_update(skip_locked=True, of=import_studies)).all()
         for row in rows:
             connection.execute(
                 update(import_studies)
@@ -206,6 +228,21 @@ def claim_studies(engine: Engine, owner: str, count: int, lease_seconds: float,
                 .values(state="running", started_at=moment))
     return [StudyClaim(row.import_id, row.store, row.study_uid, row.attempts + 1)
             for row in rows]
+
+
+def release_studies(engine: Engine, claims: list[StudyClaim], owner: str) -> None:
+    """Give claims not started back to the queue (a worker stopping)."""
+    if not claims:
+        return
+    with _writing(engine) as connection, connection.begin():
+        for claim in claims:
+            connection.execute(
+                update(import_studies)
+                .where(import_studies.c.import_id == claim.import_id,
+                       import_studies.c.study_uid == claim.study_uid,
+                       import_studies.c.owner == owner, import_studies.c.state == "running")
+                .values(state="queued", owner=None, lease_until=None,
+                        attempts=import_studies.c.attempts - 1))
 
 
 def finish_study(engine: Engine, claim: StudyClaim, owner: str, state: str,
@@ -232,6 +269,8 @@ def finish_imports(engine: Engine) -> list[str]:
     failed = exists().where(import_studies.c.import_id == imports.c.id,
                             import_studies.c.state == "failed")
     ready = and_(imports.c.state.in_(ACTIVE), imports.c.search_done.is_(True), ~pending)
+    if not _any(engine, select(imports.c.id).where(ready)):
+        return []
     with _writing(engine) as connection, connection.begin():
         ids = list(connection.execute(select(imports.c.id).where(ready)).scalars())
         if ids:

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -118,6 +119,9 @@ class ImportWorker:
         """Work until stopped (`import_id` None) or until that import has finished."""
         options = self.options
         in_flight: dict[Future[StudyOutcome], store.StudyClaim] = {}
+        # Claimed ahead, not started: a claim costs a write transaction (on SQLite it
+        # queues behind the ingests), so claims are taken a batch at a time.
+        backlog: deque[store.StudyClaim] = deque()
         search: store.SearchClaim | None = None
         with ThreadPoolExecutor(options.concurrency,
                                 thread_name_prefix="import-study") as pool:
@@ -127,10 +131,15 @@ class ImportWorker:
                                                 options.lease_seconds, import_id)
                 if search is not None:
                     search = self._search_page(search)
-                claims = store.claim_studies(self._engine, self.owner,
-                                             options.concurrency - len(in_flight),
-                                             options.lease_seconds, import_id)
-                for claim in claims:
+                claims: list[store.StudyClaim] = []
+                if len(backlog) + len(in_flight) <= options.concurrency:
+                    claims = store.claim_studies(
+                        self._engine, self.owner,
+                        2 * options.concurrency - len(in_flight) - len(backlog),
+                        options.lease_seconds, import_id)
+                    backlog.extend(claims)
+                while backlog and len(in_flight) < options.concurrency:
+                    claim = backlog.popleft()
                     in_flight[pool.submit(self._run_study, claim)] = claim
                 if not in_flight and search is None:
                     store.finish_imports(self._engine)
@@ -149,9 +158,11 @@ class ImportWorker:
                 elif not in_flight and search is None and not claims:
                     self._wake.wait(options.poll_seconds)
                     self._wake.clear()
-            # Stopping: let the studies under way finish and be recorded.
+            # Stopping: let the studies under way finish and be recorded; the backlog's
+            # claims go back to the queue.
             for future in in_flight:
                 future.result()
+            store.release_studies(self._engine, list(backlog), self.owner)
 
     def _unfinished(self, import_id: str) -> bool:
         row = store.read(self._engine, import_id)
