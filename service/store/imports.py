@@ -230,6 +230,16 @@ def claim_studies(engine: Engine, owner: str, count: int, lease_seconds: float,
             for row in rows]
 
 
+def renew_leases(engine: Engine, owner: str, lease_seconds: float) -> None:
+    """Extend the leases of every study `owner` holds (a long study must not be taken
+    over while its worker is alive)."""
+    with _writing(engine) as connection, connection.begin():
+        connection.execute(
+            update(import_studies)
+            .where(import_studies.c.owner == owner, import_studies.c.state == "running")
+            .values(lease_until=now() + dt.timedelta(seconds=lease_seconds)))
+
+
 def release_studies(engine: Engine, claims: list[StudyClaim], owner: str) -> None:
     """Give claims not started back to the queue (a worker stopping)."""
     if not claims:

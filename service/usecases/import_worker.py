@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -123,9 +124,14 @@ class ImportWorker:
         # queues behind the ingests), so claims are taken a batch at a time.
         backlog: deque[store.StudyClaim] = deque()
         search: store.SearchClaim | None = None
+        renewed = time.monotonic()
         with ThreadPoolExecutor(options.concurrency,
                                 thread_name_prefix="import-study") as pool:
             while not self._stop.is_set():
+                if (in_flight or backlog) and \
+                        time.monotonic() - renewed > options.lease_seconds / 3:
+                    store.renew_leases(self._engine, self.owner, options.lease_seconds)
+                    renewed = time.monotonic()
                 if search is None:
                     search = store.claim_search(self._engine, self.owner,
                                                 options.lease_seconds, import_id)

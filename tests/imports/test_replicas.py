@@ -149,3 +149,26 @@ def test_an_import_survives_the_service_being_killed(
     assert "dicom_resolver_import_studies_total" in metrics
     fetched = [r.path for r in stand_in.requests if r.path.endswith("/metadata")]
     assert len(set(fetched)) == len(studies) and len(fetched) <= len(studies) + 1
+
+
+def test_a_long_study_keeps_its_claim_while_its_worker_lives(
+        make_app: Callable[..., Flask], stand_in: Emulator,
+        studies: list[StandInStudy]) -> None:
+    """Leases are renewed: a study slower than the lease is not taken over by another
+    replica while the first is still working on it."""
+    uid = studies[0].study_uid
+    stand_in.inject(f"/studies/{uid}/metadata", status=None, delay=2.0, count=2)
+    first, second = make_app(import_lease_seconds=0.6), make_app(import_lease_seconds=0.6)
+    created = first.test_client().post("/v1/imports", json={"study_uids": [uid]}).get_json()
+    worker = threading.Thread(target=first.extensions["import_worker"].run,
+                              args=(created["id"],))
+    worker.start()
+    time.sleep(1.2)  # two leases' worth: without renewal the claim would have expired
+    taken: list[StudyOutcome] = []
+    second.extensions["import_worker"].run(created["id"], taken.append)
+    worker.join(30)
+    assert taken == []  # the second replica waited for the first instead of fetching again
+    fetched = [r.path for r in stand_in.requests if r.path.endswith(f"{uid}/metadata")]
+    assert len(fetched) == 1
+    state = second.test_client().get(f"/v1/imports/{created['id']}").get_json()
+    assert state["state"] == "done" and state["studies"]["done"] == 1
