@@ -231,3 +231,65 @@ def test_the_stand_ins_certificates_are_what_google_serves(live_store: Emulator)
     certs = requests.get(live_store.certs_url, timeout=5).json()
     assert list(certs) == [live_store.notifier.signer.kid]
     assert next(iter(certs.values())).startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_emulate_command_pushes_files_dropped_into_its_folder(
+        tmp_path: Path, database_url: str) -> None:
+    """`dicom-resolver emulate --notify-url`: a file copied into the folder reaches the
+    service through a signed push, and the service stores the instance."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from google.oauth2 import service_account
+
+    from service.bulkdata.auth import HEALTHCARE_SCOPE
+    from tests.support.net import free_port
+
+    folder, incoming = tmp_path / "watched", tmp_path / "incoming"
+    folder.mkdir()
+    files = new_instances(incoming, seed=905)
+    port, service_port = free_port(), free_port()
+    key_file = tmp_path / "key.json"
+    emulator_url = f"http://127.0.0.1:{port}"
+    push_url = f"http://127.0.0.1:{service_port}/v1/notifications/pubsub"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dicom-resolver")), "emulate", "--data",
+         str(folder), "--port", str(port), "--key-file", str(key_file), "--notify-url",
+         push_url, "--watch", "0.2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not key_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        credentials = service_account.Credentials.from_service_account_file(
+            str(key_file), scopes=[HEALTHCARE_SCOPE])
+        store = "projects/demo-project/locations/us-central1/datasets/demo-dataset/" \
+                "dicomStores/demo-store"
+        with app_maker() as make:
+            app = make(emulated_settings(
+                _Root(emulator_url), database_url=database_url, migrate_on_start=True,
+                dicom_store=store, pubsub_audience=push_url,
+                pubsub_certs_url=f"{emulator_url}/oauth2/v1/certs"), credentials=credentials)
+            with serving(app, service_port):
+                for path in files:
+                    shutil.copy(path, folder / path.name)
+                client = app.test_client()
+                stored = 0
+                while time.monotonic() < deadline + 30 and stored < len(files):
+                    body = client.get("/v1/studies?limit=10").get_json()
+                    stored = sum(item["NumberOfStudyRelatedInstances"]
+                                 for item in body["items"]) if body["items"] else 0
+                    time.sleep(0.2)
+                assert stored == len(files)
+                assert outcome_count(client, "stored") == len(files)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+class _Root:
+    """What emulated_settings needs of an emulator: its API root."""
+
+    def __init__(self, url: str) -> None:
+        self.api_root = url
