@@ -108,10 +108,13 @@ class ImportWorker:
         self._wake.set()
 
     def _serve(self) -> None:
-        try:
-            self.run(None)
-        except Exception:  # noqa: BLE001 - a worker that dies silently stalls every import
-            log.exception("import worker stopped by an unexpected error")
+        while not self._stop.is_set():
+            try:
+                self.run(None)
+            except Exception:  # noqa: BLE001 - the database away for a while, say: a worker
+                # that died of it would stall every import of this replica for good
+                log.exception("import worker error; starting again shortly")
+                self._stop.wait(max(5.0, self.options.poll_seconds))
 
     # -- the loop -----------------------------------------------------------------------
 
