@@ -17,7 +17,7 @@ from service.emulator.server import Emulator
 from service.examples.factory import StudySpec, make_study, write_dicom_files
 from service.store.schema import instances, series, studies
 
-# (study date, patient id, modality) of each study of the stand-in, in UID order unknown.
+# (study date, patient id, modality) of each study of the stand-in.
 STUDY_PLAN = (("20240105", "PAT-A", "CT"), ("20240212", "PAT-B", "MR"),
               ("20240301", "PAT-A", "CT"), ("20240415", "PAT-C", "CT"),
               ("20240520", "PAT-D", "MR"))
