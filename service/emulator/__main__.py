@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dicom-resolver emulate",
         description="Serve .dcm files through a local stand-in for the Cloud Healthcare API "
-                    "(OAuth token endpoint + DICOMweb bulkdata/frames/metadata).")
+                    "(OAuth token endpoint, DICOMweb QIDO-RS searches and bulkdata/frames/"
+                    "metadata, Pub/Sub push of added files with --notify-url).")
     parser.add_argument("--data", required=True, type=Path, help="folder of .dcm files")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
