@@ -157,13 +157,13 @@ def test_a_long_study_keeps_its_claim_while_its_worker_lives(
     """Leases are renewed: a study slower than the lease is not taken over by another
     replica while the first is still working on it."""
     uid = studies[0].study_uid
-    stand_in.inject(f"/studies/{uid}/metadata", status=None, delay=2.0, count=2)
-    first, second = make_app(import_lease_seconds=0.6), make_app(import_lease_seconds=0.6)
+    stand_in.inject(f"/studies/{uid}/metadata", status=None, delay=4.0, count=2)
+    first, second = make_app(import_lease_seconds=1.5), make_app(import_lease_seconds=1.5)
     created = first.test_client().post("/v1/imports", json={"study_uids": [uid]}).get_json()
     worker = threading.Thread(target=first.extensions["import_worker"].run,
                               args=(created["id"],))
     worker.start()
-    time.sleep(1.2)  # two leases' worth: without renewal the claim would have expired
+    time.sleep(2.5)  # past the lease: without renewal the claim would have expired
     taken: list[StudyOutcome] = []
     second.extensions["import_worker"].run(created["id"], taken.append)
     worker.join(30)
