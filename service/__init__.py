@@ -51,4 +51,37 @@ def create_app(settings: Settings | None = None, *,
     observability.init_app(app)  # first: request ids for everything after it
     auth.init_app(app, authenticator)
     register_blueprints(app)
+    _init_imports(app, settings, bulkdata)
     return app
+
+
+def _init_imports(app: Flask, settings: Settings, bulkdata: BulkDataClient) -> None:
+    """Imports from Google DICOM stores: the worker (started only when the settings say
+    so, stopped with the app or at exit), the import queue gauge, and the Pub/Sub push
+    handler (only with an audience to verify tokens against)."""
+    from service import auth
+    from service.bulkdata.store_reader import StoreReaders
+    from service.observability import ImportQueue
+    from service.store import imports as import_rows
+    from service.usecases.import_worker import ImportWorker, WorkerOptions
+    from service.usecases.notifications import PushHandler
+
+    engine = app.extensions["engine"]
+    metrics = app.extensions["metrics"]
+    readers = StoreReaders(bulkdata)
+    worker = ImportWorker(engine, readers, WorkerOptions.from_settings(settings),
+                          metrics=metrics)
+    app.extensions["import_worker"] = worker
+    metrics.collectors.append(ImportQueue(lambda: import_rows.queued_studies(engine)))
+    if settings.import_worker:
+        worker.start()
+        weakref.finalize(app, worker.stop)
+    app.extensions["pubsub"] = None
+    if settings.pubsub_audience:
+        stores = {store.strip("/") for store in (settings.dicom_store, *settings.mirror_stores)
+                  if store}
+        verifier = auth.GoogleIdTokens(settings.pubsub_audience, settings.pubsub_allowed_emails,
+                                       settings.pubsub_certs_url)
+        app.extensions["pubsub"] = PushHandler(engine, verifier, stores, readers,
+                                               max_depth=settings.max_sequence_depth,
+                                               metrics=metrics)

@@ -35,7 +35,10 @@ MODES = ("none", "api-key", "google-id-token")
 REALM = "dicom-resolver"
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "spec.openapi_document",
-                            "observability.metrics_endpoint"})
+                            "observability.metrics_endpoint",
+                            # Pub/Sub pushes its own Google OIDC token, verified by the
+                            # endpoint against DICOM_RESOLVER_PUBSUB_AUDIENCE.
+                            "notifications.pubsub_push"})
 OPEN_BLUEPRINTS = frozenset({"explorer"})  # a static page; its data comes through the API
 CERTS_MAX_AGE = 3600.0  # seconds Google's signing certificates are kept at most
 

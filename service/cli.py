@@ -6,6 +6,7 @@
     dicom-resolver ingest DUMP.json … [--database-url URL]         load dumps into the store
     dicom-resolver serve [--host H] [--port P] [--workers N]       run the API under gunicorn
     dicom-resolver migrate [--database-url URL]                    create/update the schema
+    dicom-resolver pull [--store S] [--study UID …] [--since D] …  import from a DICOM store
     dicom-resolver emulate …                                       the Healthcare API emulator
     dicom-resolver fixture make SRC_DIR OUT_DIR [--deidentify]     fixture set for the pytest plugin
 
@@ -292,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="create or update the database schema")
     migrate.add_argument("--database-url", help="SQLAlchemy URL (default: settings)")
     migrate.set_defaults(handler=cmd_migrate)
+
+    from service import cli_pull  # import from a Google DICOM store (service/cli_pull.py)
+    cli_pull.add_parser(commands)
 
     commands.add_parser("emulate", help="run the Healthcare API emulator (see emulate --help)",
                         add_help=False)

@@ -74,6 +74,24 @@ class Metrics:
         self.cache = Counter("dicom_resolver_pixel_cache_requests",
                              "Pixel payload lookups: hit (no upstream call) or miss.",
                              ["result"], registry=r)
+        self.import_studies = Counter("dicom_resolver_import_studies",
+                                      "Studies of imports worked: done, unchanged or failed.",
+                                      ["outcome"], registry=r)
+        self.import_instances = Counter("dicom_resolver_import_instances",
+                                        "Instances ingested by imports.", registry=r)
+        self.notifications = Counter(
+            "dicom_resolver_notifications",
+            "Pub/Sub push notifications: stored, duplicate, ignored, failed, or rejected "
+            "(malformed, unknown_store, unauthenticated, forbidden).", ["outcome"], registry=r)
+        # Gauges read at scrape time (e.g. the import queue, from the database).
+        self.collectors: list[Any] = []
+
+    def count_import_study(self, outcome: str, instances: int) -> None:
+        self.import_studies.labels(outcome).inc()
+        self.import_instances.inc(instances)
+
+    def count_notification(self, outcome: str) -> None:
+        self.notifications.labels(outcome).inc()
 
     def render(self) -> bytes:
         """The exposition of every worker (multiprocess mode) or of this process."""
@@ -83,7 +101,26 @@ class Metrics:
         else:
             registry = self.registry
         text = generate_latest(registry)
-        return text + generate_latest(_HitRatio(registry))
+        extra = b"".join(generate_latest(collector) for collector in self.collectors)
+        return text + generate_latest(_HitRatio(registry)) + extra
+
+
+class ImportQueue:
+    """dicom_resolver_import_queue_studies: studies of imports queued or under way, read
+    from the database (shared by every worker and replica) when /metrics is scraped."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self._count = count
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("dicom_resolver_import_queue_studies",
+                                  "Studies of imports queued or under way (all replicas).")
+        try:
+            gauge.add_metric([], float(self._count()))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the store is down
+            log.warning("import queue length unavailable")
+            gauge.add_metric([], float("nan"))
+        return [gauge]
 
 
 class _HitRatio:

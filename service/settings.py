@@ -80,6 +80,28 @@ class Settings:
     public_base_url: str | None = None
     # Build those URLs from X-Forwarded-Proto/Host/Port (only behind a proxy that sets them).
     trust_forwarded_headers: bool = False
+    # Run the import worker (threads claiming queued imports from the database) in this
+    # process; `dicom-resolver pull` and tests drive imports themselves.
+    import_worker: bool = False
+    # Studies of imports fetched and ingested at once per process (memory: that many dumps).
+    import_concurrency: int = 8
+    # Seconds a claimed study (or an import's search) stays owned before another replica
+    # may take it over (a replica that died mid-import loses its claims after this).
+    import_lease_seconds: float = 120.0
+    # Seconds an idle worker waits before looking for queued work again.
+    import_poll_seconds: float = 1.0
+    # Claims of one study before it is reported failed (a study that kills its worker).
+    import_max_attempts: int = 5
+    # QIDO-RS page size of import searches (Google caps study searches at 5000).
+    import_page_size: int = 1000
+    # Audience of the OIDC tokens of Pub/Sub push requests (unset: the endpoint is off).
+    pubsub_audience: str | None = None
+    # Service accounts allowed to push (comma-separated; empty: any Google-signed token).
+    pubsub_allowed_emails: tuple[str, ...] = ()
+    # Where the push tokens' signing certificates are fetched (a test serves its own).
+    pubsub_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    # DICOM stores whose notifications are mirrored besides DICOM_RESOLVER_DICOM_STORE.
+    mirror_stores: tuple[str, ...] = ()
 
     @classmethod
     def load(

@@ -31,6 +31,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(volumes.blueprint)
     from service.api import dicomweb  # QIDO-RS / WADO-RS under /dicomweb
     app.register_blueprint(dicomweb.blueprint)
+    from service.api import imports, notifications  # imports from a Google DICOM store
+
+    app.register_blueprint(imports.blueprint)
+    app.register_blueprint(notifications.blueprint)
     from service import explorer  # the built-in web page at / (static files, no API of its own)
 
     app.register_blueprint(explorer.blueprint)

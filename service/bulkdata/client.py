@@ -249,6 +249,12 @@ class BulkDataClient:
             "URL from; set DICOM_RESOLVER_DICOM_STORE to the store it was exported from.",
             sop_instance_uid=sop_uid)
 
+    def get(self, uri: str, headers: dict[str, str], what: str) -> requests.Response:
+        """GET any Healthcare API URI (QIDO-RS, metadata) with the allowlist, the
+        re-rooting, the token and the retries of pixel fetches; the final 2xx answer."""
+        check_uri(uri, self._settings.bulkdata_allowed_hosts)
+        return self._get(uri, headers, what)
+
     def close(self) -> None:
         with self._lock:
             for session in self._owned:

@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dicom-resolver emulate",
         description="Serve .dcm files through a local stand-in for the Cloud Healthcare API "
-                    "(OAuth token endpoint + DICOMweb bulkdata/frames/metadata).")
+                    "(OAuth token endpoint, DICOMweb QIDO-RS searches and bulkdata/frames/"
+                    "metadata, Pub/Sub push of added files with --notify-url).")
     parser.add_argument("--data", required=True, type=Path, help="folder of .dcm files")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -26,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="added delay per DICOMweb request, in milliseconds")
     parser.add_argument("--store", default=DEFAULT_STORE_PATH,
                         help="DICOM store path served (projects/…/dicomStores/…)")
+    parser.add_argument("--notify-url", default=None,
+                        help="push a Pub/Sub-shaped notification to this URL for every .dcm "
+                             "file added to --data (e.g. http://127.0.0.1:8080/v1/"
+                             "notifications/pubsub)")
+    parser.add_argument("--notify-audience", default=None,
+                        help="audience of the push tokens (default: --notify-url)")
+    parser.add_argument("--watch", type=float, default=2.0,
+                        help="seconds between looks for new files with --notify-url")
     return parser
 
 
@@ -47,11 +56,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  export GOOGLE_APPLICATION_CREDENTIALS={emulator.key_file}")
         print(f"  export DICOM_RESOLVER_HEALTHCARE_API_ROOT={emulator.api_root}")
         print(f"  export DICOM_RESOLVER_DICOM_STORE={emulator.store_path}")
+        if args.notify_url:
+            emulator.subscribe(args.notify_url, args.notify_audience)
+            print(f"Pushing notifications of new files to {args.notify_url}; tokens verify "
+                  f"with DICOM_RESOLVER_PUBSUB_CERTS_URL={emulator.certs_url}")
         print("Press Ctrl+C to stop.", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        interval = args.watch if args.notify_url else 0.5
         try:
-            while not stop.wait(0.5):
-                pass
+            while not stop.wait(interval):
+                if args.notify_url:
+                    emulator.rescan()
         except KeyboardInterrupt:
             pass
     finally:

@@ -6,6 +6,8 @@ Routes (as on healthcare.googleapis.com):
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/frames/{n[,m…]}
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/metadata
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}   (the Part 10 object)
+  GET  /v1/{store}/dicomWeb/studies[/…]  QIDO-RS and study/series metadata (study_routes.py)
+  GET  /oauth2/v1/certs                       certificates of the Pub/Sub push tokens
 Faults injected through `FaultPlan` replace or alter answers, to test clients.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from service.dicom import part10
-from service.emulator import dicomstore, wire
+from service.emulator import dicomstore, pubsub, study_routes, wire
 from service.emulator.dicomstore import DicomFolder, InstanceKey
 from service.emulator.faults import Fault, FaultPlan
 from service.emulator.keys import JWT_BEARER_GRANT, InvalidAssertion, ServiceAccount
@@ -46,6 +48,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     status: int
+    query: str = ""  # the query string (QIDO-RS paging and filters)
 
 
 class EmulatorApp:
@@ -58,6 +61,10 @@ class EmulatorApp:
         self.token_lifetime = token_lifetime
         self.latency = latency
         self.faults = FaultPlan()
+        # Study-level search and metadata routes (study_routes.py), Pub/Sub push (pubsub.py).
+        self.qido_cap: int | None = None  # lower than Google's QIDO-RS cap, to test paging
+        self.renderings = study_routes.MetadataRenderings()
+        self.pubsub = pubsub.Notifier(store_path)
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
         self.token_requests = 0
@@ -70,7 +77,8 @@ class EmulatorApp:
                    for name, value in request.headers.items()}
         with self._lock:
             self.requests.append(RecordedRequest(request.method, request.path, headers,
-                                                 response.status_code))
+                                                 response.status_code,
+                                                 request.query_string.decode("latin-1")))
         return response(environ, start_response)
 
     def revoke_tokens(self) -> None:
@@ -85,6 +93,8 @@ class EmulatorApp:
             if fault is not None and fault.replaces_answer:
                 return self._fault_answer(fault)
             return self._token(request)
+        if request.path == pubsub.CERTS_PATH:
+            return _json(json.loads(self.pubsub.signer.certs_json()))
         if request.path in ("/", "/healthz"):
             return _json({"store": self.store_path, "instances": len(self.folder),
                           "token_uri": self.token_uri})
@@ -134,6 +144,9 @@ class EmulatorApp:
                                    "OAuth 2 access token.")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        routed = study_routes.answer(self, request)
+        if routed is not None:
+            return routed
         match = _ROUTE.match(request.path)
         if match is None:
             return _error(404, f"No DICOMweb route for {request.path}.")
@@ -145,14 +158,14 @@ class EmulatorApp:
         key = InstanceKey(match["study"], match["series"], match["sop"])
         if not (match["tag"] or match["frames"] or match["metadata"]):
             return self._instance(request, key, request.path)
+        if match["metadata"]:
+            rendered = self.renderings.get(self, key)
+            if rendered is None:
+                return _error(404, "Instance not found.")
+            return Response(b"[" + rendered + b"]", content_type="application/dicom+json")
         ds = self.folder.read(key)
         if ds is None:
             return _error(404, "Instance not found.")
-        instance_url = f"{GOOGLE_ROOT}/v1/{self.store_path}/dicomWeb/studies/{key.study_uid}" \
-                       f"/series/{key.series_uid}/instances/{key.sop_uid}"
-        if match["metadata"]:
-            return _json([dicomstore.metadata_json(ds, instance_url)],
-                         content_type="application/dicom+json")
         if match["tag"]:
             return self._bulkdata(request, ds, int(match["tag"], 16), request.path)
         numbers = [int(n) for n in match["frames"].split(",")]

@@ -17,6 +17,9 @@ import pydicom
 from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 
+from service.emulator.search import SearchAttributes
+from service.examples import google_json
+
 log = logging.getLogger(__name__)
 
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
@@ -42,21 +45,49 @@ class DicomFolder:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._paths: dict[InstanceKey, Path] = {}
+        # What QIDO-RS searches match on, read once per file (service/emulator/search.py).
+        self._searchable: dict[InstanceKey, SearchAttributes] = {}
+        self._seen: dict[Path, tuple[int, InstanceKey]] = {}
         self.reindex()
 
-    def reindex(self) -> None:
+    def reindex(self) -> list[InstanceKey]:
+        """Index the folder again (files already indexed and unchanged are not re-read);
+        answers the instances that were not indexed before."""
         paths: dict[InstanceKey, Path] = {}
+        searchable: dict[InstanceKey, SearchAttributes] = {}
+        seen: dict[Path, tuple[int, InstanceKey]] = {}
         for path in sorted(self.root.rglob("*.dcm")):
             try:
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-                key = InstanceKey(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID),
-                                  str(ds.SOPInstanceUID))
+                mtime = path.stat().st_mtime_ns
+                known = self._seen.get(path)
+                if known is not None and known[0] == mtime and known[1] in self._searchable:
+                    key, attributes = known[1], self._searchable[known[1]]
+                else:
+                    ds = pydicom.dcmread(path, stop_before_pixels=True)
+                    key = InstanceKey(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID),
+                                      str(ds.SOPInstanceUID))
+                    attributes = SearchAttributes.of(ds)
             except (InvalidDicomError, AttributeError, OSError) as exc:
                 log.warning("skipping %s: %s", path.name, type(exc).__name__)
                 continue
             paths[key] = path
-        self._paths = paths
+            searchable[key] = attributes
+            seen[path] = (mtime, key)
+        new = [key for key in paths if key not in self._paths]
+        self._paths, self._searchable, self._seen = paths, searchable, seen
         log.info("indexed %d DICOM instances under %s", len(paths), self.root)
+        return new
+
+    def searchable(self) -> dict[InstanceKey, SearchAttributes]:
+        return dict(self._searchable)
+
+    def stamp(self, key: InstanceKey) -> int | None:
+        """The file's modification time (ns): what a cached rendering of it depends on."""
+        path = self._paths.get(key)
+        try:
+            return path.stat().st_mtime_ns if path is not None else None
+        except OSError:
+            return None
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -121,12 +152,19 @@ def element_bytes(ds: pydicom.Dataset, tag: int) -> bytes | None:
 
 
 def metadata_json(ds: pydicom.Dataset, instance_url: str) -> dict[str, Any]:
-    """DICOM JSON of one instance, bulk elements replaced by BulkDataURIs like Google's."""
+    """DICOM JSON of one instance as Google's metadata routes answer it: file meta
+    included, every binary value a BulkDataURI under `instance_url`, DS as numbers,
+    keys sorted (service/examples/google_json.py, checked against the shipped dump)."""
+    try:
+        return google_json.finish({**google_json.file_meta_json(ds),
+                                   **google_json.element_json(ds)}, instance_url)
+    except ValueError:
+        # A binary value inside a sequence, which Google's URI scheme for nested values
+        # is not modelled for: inline small values, point at top-level bulk data only.
+        def bulk_uri(element: Any) -> str:
+            return f"{instance_url}/bulkdata/{element.tag:08X}"
 
-    def bulk_uri(element: Any) -> str:
-        return f"{instance_url}/bulkdata/{element.tag:08X}"
-
-    return ds.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=bulk_uri)
+        return ds.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=bulk_uri)
 
 
 def _native_frame_size(ds: pydicom.Dataset) -> int:

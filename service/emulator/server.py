@@ -21,9 +21,10 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from service.emulator.app import GOOGLE_ROOT, EmulatorApp, RecordedRequest
-from service.emulator.dicomstore import DicomFolder
+from service.emulator.dicomstore import DicomFolder, InstanceKey
 from service.emulator.faults import Fault
 from service.emulator.keys import ServiceAccount
+from service.emulator.pubsub import CERTS_PATH, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Emulator:
         self._app: EmulatorApp | None = None
         # A given account skips RSA key generation (tests share one across emulators).
         self._account = account
+        self._rescan_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -171,6 +173,40 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self._require_app().faults.clear()
+
+    # -- study searches and Pub/Sub push (study_routes.py, pubsub.py) --------------------
+
+    def cap_qido_results(self, cap: int | None) -> None:
+        """Answer at most `cap` matches per search page (Google: 5000 studies), to test paging."""
+        self._require_app().qido_cap = cap
+
+    @property
+    def certs_url(self) -> str:
+        """Where the certificates of the push tokens are (DICOM_RESOLVER_PUBSUB_CERTS_URL)."""
+        return f"{self.url}{CERTS_PATH}"
+
+    def subscribe(self, url: str, audience: str | None = None, **kwargs: str) -> None:
+        """Push a notification to `url` for every instance added from now on."""
+        self._require_app().pubsub.subscribe(url, audience, **kwargs)
+
+    @property
+    def notifier(self) -> Notifier:
+        return self._require_app().pubsub
+
+    def add_files(self, *paths: str | Path) -> list[InstanceKey]:
+        """Copy .dcm files into the folder, index them and notify the subscription, as
+        storing instances in a Google DICOM store does; answers the new instances."""
+        for path in paths:
+            shutil.copy2(path, self.data_dir / Path(path).name)
+        return self.rescan()
+
+    def rescan(self) -> list[InstanceKey]:
+        """Index files added to the folder since and notify the subscription of them."""
+        app = self._require_app()
+        with self._rescan_lock:
+            new = app.folder.reindex()
+        app.pubsub.notify(new)
+        return new
 
     def revoke_tokens(self) -> None:
         """Forget every issued token, as if they had been revoked (clients then get 401)."""

@@ -109,3 +109,49 @@ instance_qido = Table(
            primary_key=True),
     Column("dicom_json", LargeBinary, nullable=False),
 )
+
+# Imports from a Google DICOM store (usecases/imports.py): one row per import, one per
+# study of it. The rows are the job state: any replica claims queued studies (leases
+# let another take over the claims of one that died), so an import survives restarts.
+imports = Table(
+    "imports", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("store", String(512), nullable=False),
+    Column("selection", LargeBinary, nullable=False),  # JSON: study UIDs or QIDO filters
+    Column("state", String(16), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+    # The QIDO-RS search, page by page: where it stands, and who runs it until when.
+    Column("search_done", Boolean, nullable=False),
+    Column("search_offset", Integer, nullable=False, default=0),
+    Column("search_owner", String(64)),
+    Column("search_lease_until", DateTime(timezone=True)),
+)
+
+import_studies = Table(
+    "import_studies", metadata,
+    Column("import_id", String(32), ForeignKey("imports.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("study_uid", UID, primary_key=True),
+    Column("position", Integer, nullable=False),  # order found, the order worked
+    # queued, running, done, unchanged, failed or cancelled
+    Column("state", String(16), nullable=False),
+    Column("owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("instances", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_import_studies_claim", "state", "import_id", "position"),
+)
+
+# Pub/Sub messages already stored (Pub/Sub delivers at least once): a replay is
+# answered without fetching the instance again. Rows older than Pub/Sub's retention
+# are pruned.
+pubsub_messages = Table(
+    "pubsub_messages", metadata,
+    Column("message_id", String(128), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+)

@@ -1,0 +1,61 @@
+"""Fixtures: a stand-in DICOM store of several studies, apps importing from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from google.auth.transport.requests import AuthorizedSession
+
+from service.emulator.keys import ServiceAccount
+from service.emulator.server import Emulator
+from tests.support.emulated import app_maker, emulated_settings, emulator_credentials, new_account
+from tests.support.google_store import StandInStudy, write_studies
+
+
+@pytest.fixture(scope="session")
+def account() -> ServiceAccount:
+    return new_account()
+
+
+@pytest.fixture(scope="session")
+def store_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[StandInStudy]]:
+    folder = tmp_path_factory.mktemp("google-store")
+    return folder, write_studies(folder)
+
+
+@pytest.fixture
+def stand_in(store_folder: tuple[Path, list[StandInStudy]],
+             account: ServiceAccount) -> Iterator[Emulator]:
+    with Emulator(store_folder[0], account=account) as running:
+        yield running
+
+
+@pytest.fixture
+def studies(store_folder: tuple[Path, list[StandInStudy]]) -> list[StandInStudy]:
+    return store_folder[1]
+
+
+@pytest.fixture
+def session(stand_in: Emulator) -> Iterator[requests.Session]:
+    """An authorized session on the stand-in, to export metadata by hand."""
+    authorized = AuthorizedSession(emulator_credentials(stand_in))
+    yield authorized
+    authorized.close()
+
+
+@pytest.fixture
+def make_app(stand_in: Emulator, database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Apps on the test's store, importing from the stand-in (worker not started)."""
+    with app_maker() as make:
+        def build(**overrides: Any) -> Flask:
+            settings = emulated_settings(
+                stand_in, database_url=database_url, migrate_on_start=True,
+                dicom_store=stand_in.store_path, import_poll_seconds=0.05, **overrides)
+            return make(settings, credentials=emulator_credentials(stand_in))
+
+        yield build
