@@ -13,7 +13,9 @@ import io
 import zlib
 from typing import BinaryIO
 
-from service.problems import PayloadTooLarge, UnsupportedMediaType
+from gunicorn.http.errors import ParseException
+
+from service.problems import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 # Bytes read from the socket, and inflated, at once: large enough that a fast client is
 # not read in slivers, small beside any sensible limit.
@@ -30,7 +32,7 @@ def read_body(stream: BinaryIO, limit: int, *, gzipped: bool = False) -> bytes:
     # BytesIO grows in place and hands its buffer over without a copy (getvalue).
     body = io.BytesIO()
     inflater = zlib.decompressobj(wbits=_GZIP_WBITS) if gzipped else None
-    while chunk := stream.read(READ_CHUNK):
+    while chunk := _read(stream):
         if inflater is None:
             body.write(chunk)
             _check_size(body, limit, "body")
@@ -39,6 +41,20 @@ def read_body(stream: BinaryIO, limit: int, *, gzipped: bool = False) -> bytes:
     if inflater is not None and not inflater.eof:
         raise UnsupportedMediaType("gzip body is truncated", header="Content-Encoding")
     return body.getvalue()
+
+
+def _read(stream: BinaryIO) -> bytes:
+    """The next piece of the body; a client too slow or gone, or broken chunked framing,
+    is the client's error, not the service's."""
+    try:
+        return stream.read(READ_CHUNK)
+    except TimeoutError:  # the server's read deadline (service.front.worker)
+        raise RequestTimeout("the request body did not arrive within the read deadline") \
+            from None
+    except OSError:
+        raise BadRequest("the request body ended before it was complete") from None
+    except ParseException:  # gunicorn reading a chunked body
+        raise BadRequest("the chunked framing of the request body is malformed") from None
 
 
 def _inflate(inflater: zlib._Decompress, data: bytes, body: io.BytesIO,
