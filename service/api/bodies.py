@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from gunicorn.http.errors import ParseException
 
-from service.problems import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from service.problems import InvalidDump, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 # Bytes read from the socket, and inflated, at once: large enough that a fast client is
 # not read in slivers, small beside any sensible limit.
@@ -52,9 +52,13 @@ def _read(stream: BinaryIO) -> bytes:
         raise RequestTimeout("the request body did not arrive within the read deadline") \
             from None
     except OSError:
-        raise BadRequest("the request body ended before it was complete") from None
+        raise _unreadable("the request body ended before it was complete") from None
     except ParseException:  # gunicorn reading a chunked body
-        raise BadRequest("the chunked framing of the request body is malformed") from None
+        raise _unreadable("the chunked framing of the request body is malformed") from None
+
+
+def _unreadable(reason: str) -> InvalidDump:
+    return InvalidDump(reason, errors=[{"instance": None, "path": "$", "detail": reason}])
 
 
 def _inflate(inflater: zlib._Decompress, data: bytes, body: io.BytesIO,

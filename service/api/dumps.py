@@ -27,14 +27,15 @@ def _read_body(limit: int) -> bytes:
 
 
 def _body_stream() -> BinaryIO:
-    """The body as sent: bounded by its Content-Length, or as the server ends a chunked one.
+    """The body as sent: as the server ends it, else bounded by its Content-Length.
 
     Werkzeug's stream for a chunked body stops quietly at MAX_CONTENT_LENGTH, which would
-    cut an over-long body instead of refusing it; gunicorn (and werkzeug's own server)
-    end a chunked body themselves (wsgi.input_terminated), so it is read past the limit
-    here, one piece more, to be refused with 413.
+    cut an over-long body instead of refusing it, and turns a client gone or too slow into
+    its own 400. gunicorn ends every body itself (and werkzeug's server a chunked one:
+    wsgi.input_terminated), so that stream is read here, one piece past the limit to
+    refuse it with 413, its errors answered by read_body.
     """
-    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+    if request.environ.get("wsgi.input_terminated"):
         return request.environ["wsgi.input"]
     return request.stream
 

@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from service.api.bodies import READ_CHUNK, read_body
-from service.problems import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from service.problems import InvalidDump, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 LIMIT = 3 * READ_CHUNK + 17
 
@@ -77,7 +77,7 @@ class FailingStream(io.RawIOBase):
 
 @pytest.mark.parametrize(("error", "problem"), [
     (TimeoutError(), RequestTimeout),
-    (ConnectionResetError(), BadRequest),
+    (ConnectionResetError(), InvalidDump),
 ])
 def test_a_client_too_slow_or_gone_is_a_client_error(error: BaseException,
                                                      problem: type) -> None:
