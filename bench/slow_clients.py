@@ -39,7 +39,7 @@ CANDIDATE = "service.front.worker.BufferingThreadWorker"
 SEARCH = "/v1/studies?PatientID=BENCH-SLOW-1"
 SLOW_BODY = (b"POST /v1/dumps HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
              b"Content-Length: 1000000\r\n\r\n[")
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 
 def server_cpu_ms(server: Server) -> float:
@@ -60,7 +60,9 @@ def wrk(server: Server, path: str, seconds: int, connections: int) -> dict[str, 
     requests_done = int(re.search(r"(\d+) requests in", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     latency = {pct: float(value) * _UNITS[unit] for pct, value, unit in re.findall(
-        r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.M)}
+        r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)}
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
             "p50": latency["50"], "p99": latency["99"],
             "cpu_per_request": cpu / max(requests_done, 1),

@@ -25,6 +25,7 @@ with either configured, the worker behaves exactly as gthread (terminate them in
 from __future__ import annotations
 
 import errno
+import io
 import socket
 import tempfile
 import time
@@ -98,14 +99,47 @@ class _SpooledSource:
         self.spool.close()
 
 
+class _Spool:
+    """A request's bytes: in memory up to SPOOL_IN_MEMORY, beyond it in an unlinked file.
+
+    (tempfile.SpooledTemporaryFile does the same, at a cost per request that shows on a
+    GET that arrives in one piece, the common case.)"""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self.file: IO[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.file is None and self.size <= SPOOL_IN_MEMORY:
+            self.pieces.append(data)
+            return
+        if self.file is None:
+            self.file = tempfile.TemporaryFile()
+            self.file.writelines(self.pieces)
+            self.pieces = []
+        self.file.write(data)
+
+    def reader(self) -> IO[bytes]:
+        """The bytes written, to read from the start (this spool is not written again)."""
+        if self.file is not None:
+            self.file.seek(0)
+            return self.file
+        return io.BytesIO(self.pieces[0] if len(self.pieces) == 1 else b"".join(self.pieces))
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
 @dataclass
 class _Reading:
     """A request arriving on a connection."""
 
     framing: RequestFraming
     idle_until: float  # closed quietly then, if no byte of the request has come
-    spool: IO[bytes] = field(
-        default_factory=lambda: tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY))
+    spool: _Spool = field(default_factory=_Spool)
     deadline: float | None = None  # set by its first byte: 408 then
     continued: bool = False  # "100 Continue" sent
 
@@ -184,10 +218,9 @@ class BufferingThreadWorker(ThreadWorker):
                 _send_quietly(conn.sock, CONTINUE)
             return False
         del self.reading[conn]
-        reading.spool.seek(0)
+        deadline = reading.deadline or time.monotonic() + self.read_timeout
         conn.buffered = _SpooledSource(  # type: ignore[attr-defined]
-            reading.spool, conn.sock, reading.deadline or time.monotonic() + self.read_timeout,
-            whole=progress is Progress.COMPLETE)
+            reading.spool.reader(), conn.sock, deadline, whole=progress is Progress.COMPLETE)
         self.enqueue_req(conn)
         return True
 
