@@ -24,6 +24,7 @@ with either configured, the worker behaves exactly as gthread (terminate them in
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import socket
@@ -191,7 +192,9 @@ class BufferingThreadWorker(ThreadWorker):
         self.poller.register(conn.sock, _EVENT_READ, partial(self._on_readable, conn))
 
     def _on_readable(self, conn: TConn, _sock: Any) -> None:
-        reading = self.reading[conn]
+        reading = self.reading.get(conn)
+        if reading is None:  # dropped earlier in this round of events
+            return
         try:
             data = conn.sock.recv(READ_CHUNK)
         except (BlockingIOError, InterruptedError):
@@ -199,12 +202,12 @@ class BufferingThreadWorker(ThreadWorker):
         except OSError:
             data = b""
         if not data:  # the client closed (or reset) the connection
-            self.poller.unregister(conn.sock)
+            self._unregister(conn)
             self._forget(conn)
             self._close(conn)
             return
         if self._received(conn, reading, data):
-            self.poller.unregister(conn.sock)
+            self._unregister(conn)
 
     def _received(self, conn: TConn, reading: _Reading, data: bytes) -> bool:
         """Take `data` in; whether the request went to a thread."""
@@ -279,8 +282,12 @@ class BufferingThreadWorker(ThreadWorker):
 
     def _drop(self, conn: TConn) -> None:
         """Stop reading a request on `conn` (unregistered, its spool gone)."""
-        self.poller.unregister(conn.sock)
+        self._unregister(conn)
         self._forget(conn)
+
+    def _unregister(self, conn: TConn) -> None:
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
 
     def _forget(self, conn: TConn) -> None:
         self.reading.pop(conn).spool.close()
@@ -298,6 +305,8 @@ class BufferingThreadWorker(ThreadWorker):
         self.poller.register(conn.sock, _EVENT_READ, partial(self._on_lingering, conn))
 
     def _on_lingering(self, conn: TConn, _sock: Any) -> None:
+        if conn not in self.lingering:
+            return
         until, drained = self.lingering[conn]
         try:
             data = conn.sock.recv(READ_CHUNK)
@@ -313,7 +322,7 @@ class BufferingThreadWorker(ThreadWorker):
 
     def _end_linger(self, conn: TConn) -> None:
         del self.lingering[conn]
-        self.poller.unregister(conn.sock)
+        self._unregister(conn)
         self._close(conn)
 
     def _close(self, conn: TConn) -> None:
