@@ -5,7 +5,9 @@ thread only once it has arrived whole, so that a slow client holds a socket, nev
 thread. This module only finds the end of a request; the HTTP parser that the thread
 runs (gunicorn's) still parses and judges it. Whenever the framing cannot be followed —
 a malformed or over-long head, a broken chunk, a body over the limit — the request is
-handed over as it is: the parser answers the error from the bytes already there.
+handed over as it is: the parser answers the error from the bytes already there. A
+body announced over the limit (Content-Length, or chunk sizes adding up past it) is
+refused without waiting for it.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ class Progress(enum.Enum):
     MORE = "more"  # keep reading
     COMPLETE = "complete"  # the whole request has arrived (maybe more behind it)
     HAND_OVER = "hand over"  # not worth waiting for: let the parser answer it now
+    TOO_LARGE = "too large"  # the body is over the limit: refuse it (413) unread
 
 
 class RequestFraming:
     """Feed a request's bytes as they come; `feed` says when the request is whole.
 
     `max_head` bounds the request line and headers (gunicorn's limits), `max_body` the
-    body (the largest any route accepts): past either, waiting is pointless.
+    body (the largest any route accepts, Flask's MAX_CONTENT_LENGTH): past either,
+    waiting is pointless.
     """
 
     def __init__(self, max_head: int, max_body: int) -> None:
@@ -86,7 +90,7 @@ class RequestFraming:
                 return Progress.HAND_OVER
             length = int(lengths[0])
             if length > self.max_body:
-                return Progress.HAND_OVER  # refused (413) before its body is read
+                return Progress.TOO_LARGE
             self._body = _LengthBody(length)
         else:
             self._body = _LengthBody(0)
@@ -162,6 +166,6 @@ class _ChunkedBody:
             return Progress.MORE
         self.size += chunk
         if self.size > self.max_body:
-            return Progress.HAND_OVER  # refused (413) from what has arrived
+            return Progress.TOO_LARGE  # announced: no need to wait for the data
         self._data_left, self._crlf_left = chunk, 2
         return Progress.MORE

@@ -15,11 +15,13 @@ closed. A connection with no request begun (fresh or kept alive) is closed after
 gunicorn's `keepalive` seconds; when a worker has `worker_connections` connections, the
 longest-idle ones are closed to make room, so idle clients cannot lock others out.
 
-Where the framing cannot be followed (service.front.framing: malformed heads, bodies
-over the limit), the request goes to a thread at once and gunicorn's parser or the
-application answers it from the bytes already read; reading the rest of such a request
-from the socket is still bound by the deadline. TLS and HTTP/2 are not read this way:
-with either configured, the worker behaves exactly as gthread (terminate them in front).
+A body announced over DICOM_RESOLVER_MAX_DUMP_BYTES (the largest any route accepts) is
+refused with a 413 problem at once, unread. Where the framing cannot be followed
+(service.front.framing: malformed heads or chunks), the request goes to a thread at once
+and gunicorn's parser or the application answers it from the bytes already read;
+reading the rest of such a request from the socket is still bound by the deadline.
+TLS and HTTP/2 are not read this way: with either configured, the worker behaves
+exactly as gthread (terminate them in front).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from http import HTTPStatus
 from typing import IO, Any
 
 import orjson
@@ -40,7 +43,12 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from service.front.framing import Progress, RequestFraming
-from service.problems import RequestTimeout
+from service.problems import (
+    PROBLEM_MEDIA_TYPE,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServiceError,
+)
 from service.settings import Settings
 
 SPOOL_IN_MEMORY = 64 * 1024  # bytes of a request kept in memory before it spools to disk
@@ -161,7 +169,11 @@ class BufferingThreadWorker(ThreadWorker):
         self.reading: dict[TConn, _Reading] = {}  # oldest first
         self.lingering: dict[TConn, tuple[float, int]] = {}  # until, bytes drained
         self.next_sweep = 0.0
-        self.timeout_answer = _timeout_answer(self.read_timeout)
+        self.timeout_answer = _problem_answer(RequestTimeout(
+            f"the request did not arrive whole within {self.read_timeout:g} s; "
+            "send it faster or through a buffering proxy"))
+        self.too_large_answer = _problem_answer(PayloadTooLarge(
+            f"body exceeds the limit of {self.max_body} bytes"))
         super().init_process()
 
     # -- the event loop (main thread) --------------------------------------------------
@@ -220,6 +232,11 @@ class BufferingThreadWorker(ThreadWorker):
                 reading.continued = True
                 _send_quietly(conn.sock, CONTINUE)
             return False
+        if progress is Progress.TOO_LARGE:  # no thread, and no waiting for the body
+            self._drop(conn)
+            _send_quietly(conn.sock, self.too_large_answer)
+            self._linger(conn)
+            return True
         del self.reading[conn]
         deadline = reading.deadline or time.monotonic() + self.read_timeout
         conn.buffered = _SpooledSource(  # type: ignore[attr-defined]
@@ -351,12 +368,12 @@ class BufferingThreadWorker(ThreadWorker):
 _EVENT_READ = 1  # selectors.EVENT_READ
 
 
-def _timeout_answer(seconds: float) -> bytes:
-    problem = RequestTimeout(f"the request did not arrive whole within {seconds:g} s; "
-                             "send it faster or through a buffering proxy")
+def _problem_answer(problem: ServiceError) -> bytes:
+    """A whole HTTP answer carrying `problem`, closing the connection."""
     body = orjson.dumps(problem.to_problem())
-    head = (f"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (f"HTTP/1.1 {problem.status} {HTTPStatus(problem.status).phrase}\r\n"
+            f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n")
     return head.encode("ascii") + body
 
 

@@ -61,10 +61,6 @@ def test_a_partial_request_wants_more(partial: bytes) -> None:
 
 
 @pytest.mark.parametrize("request_bytes", [
-    pytest.param(post(b"Content-Length: 101\r\n", b""), id="content-length over the limit"),
-    pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"65\r\n"), id="a chunk over the limit"),
-    pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"32\r\n" + b"x" * 50 + b"\r\n33\r\n"),
-                 id="chunks adding up over the limit"),
     pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"zz\r\n"), id="chunk size not hex"),
     pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"2\r\nabXY"), id="chunk without CRLF"),
     pytest.param(post(b"Transfer-Encoding: gzip\r\n", b""), id="coding without chunked"),
@@ -78,6 +74,17 @@ def test_a_partial_request_wants_more(partial: bytes) -> None:
 ])
 def test_what_cannot_be_framed_goes_to_the_parser_at_once(request_bytes: bytes) -> None:
     assert RequestFraming(MAX_HEAD, MAX_BODY).feed(request_bytes) is Progress.HAND_OVER
+
+
+@pytest.mark.parametrize("request_bytes", [
+    pytest.param(post(b"Content-Length: 101\r\n", b""), id="content-length over the limit"),
+    pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"65\r\n"), id="a chunk over the limit"),
+    pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"32\r\n" + b"x" * 50 + b"\r\n33\r\n"),
+                 id="chunks adding up over the limit"),
+])
+def test_a_body_announced_over_the_limit_is_too_large_before_it_arrives(
+        request_bytes: bytes) -> None:
+    assert RequestFraming(MAX_HEAD, MAX_BODY).feed(request_bytes) is Progress.TOO_LARGE
 
 
 def test_expect_continue_is_noticed_on_http_1_1_only() -> None:

@@ -76,3 +76,9 @@ def test_requests_read_ahead_reach_the_application_intact(
     assert b"application/problem+json" in answer and b"chunked framing" in answer
     answer = exchange(port, DUMP_HEAD + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\n")
     assert statuses(answer) == [400]
+    # A body announced over the limit is refused at once, without waiting for it.
+    for framing in (b"Content-Length: 1000000000000\r\n\r\n[",
+                    b"Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFF\r\n["):
+        answer = exchange(port, DUMP_HEAD + framing)
+        assert statuses(answer) == [413]
+        assert b"application/problem+json" in answer and b"exceeds the limit" in answer
