@@ -4,7 +4,7 @@ they hold sockets, never threads, and a request that does not arrive in time get
 from __future__ import annotations
 
 import json
-import runpy
+import re
 import socket
 import threading
 import time
@@ -20,7 +20,10 @@ from tests.conftest import snapshot
 from .conftest import REPO, serve
 
 WORKERS = 2
-THREADS = runpy.run_path(str(REPO / "gunicorn.conf.py"))["threads"]
+# Read, not run: running gunicorn.conf.py would set PROMETHEUS_MULTIPROC_DIR in this
+# process, and every service the suite starts afterwards would share its metrics.
+THREADS = int(re.search(r"^threads = (\d+)$", (REPO / "gunicorn.conf.py").read_text(),
+                        re.M).group(1))
 SLOW_BODY = (b"POST /v1/dumps HTTP/1.1\r\nHost: resolver\r\nContent-Type: application/json\r\n"
              b"Content-Length: 1000000\r\n\r\n[")
 SLOW_HEAD = b"GET /v1/studies?PatientID=SLOW HTTP/1.1\r\nHost: resolver\r\nX-Slow: "
