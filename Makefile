@@ -54,6 +54,8 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.volume
 	$(BIN)/python -m bench.dicomweb
 	$(BIN)/python -m bench.retrieve
+	$(BIN)/python -m bench.slow_clients
+	$(BIN)/python -m bench.request_memory
 
 clean:
 	rm -rf $(VENV) var $(EXAMPLE)/.venv

@@ -26,7 +26,10 @@ _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else o
 # worker may hold a decoded volume (hundreds of MB) while it streams it. Threads let one
 # worker overlap requests waiting on Google or the database.
 workers = min(2 * (_cores or 1) + 1, 8)
-worker_class = "gthread"
+# gunicorn's gthread, but each request is read whole in the worker's event loop before a
+# thread serves it, under DICOM_RESOLVER_REQUEST_READ_TIMEOUT (408 after it): slow or
+# idle clients hold a socket, never a thread (see service/front/worker.py).
+worker_class = "service.front.worker.BufferingThreadWorker"
 threads = 4
 # A gthread worker heartbeats from its main loop, so `timeout` only catches a worker that
 # is stuck, not a long volume download; still generous for slow pixel fetches.

@@ -57,8 +57,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int, threads: int = 1, timeout: float = 30.0) -> Iterator[Server]:
-    """gunicorn on a free loopback port with a fresh SQLite store; stopped on exit."""
+def gunicorn(workers: int, threads: int = 1, timeout: float = 30.0,
+             worker_class: str | None = None) -> Iterator[Server]:
+    """gunicorn on a free loopback port with a fresh SQLite store; stopped on exit.
+
+    The worker class is gunicorn.conf.py's unless `worker_class` names another."""
     folder = Path(tempfile.mkdtemp(prefix="dicom-resolver-bench-"))
     port = free_port()
     env = {**os.environ,
@@ -68,6 +71,8 @@ def gunicorn(workers: int, threads: int = 1, timeout: float = 30.0) -> Iterator[
     command = [str(GUNICORN), "--workers", str(workers), "--threads", str(threads),
                "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--graceful-timeout", "5",
                "--log-level", "warning", "service:create_app()"]
+    if worker_class:
+        command[1:1] = ["--worker-class", worker_class]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     server = Server(f"http://127.0.0.1:{port}", process.pid, log_path)

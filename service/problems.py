@@ -111,6 +111,14 @@ class NotAcceptable(ServiceError):
     type_suffix = "not-acceptable"
 
 
+class RequestTimeout(ServiceError):
+    """The request (line, headers, body) did not arrive whole before its read deadline."""
+
+    status = 408
+    title = "Request timeout"
+    type_suffix = "request-timeout"
+
+
 class Unprocessable(ServiceError):
     """Well-formed but cannot be served as asked (e.g. a BulkDataURI outside the allowlist)."""
 

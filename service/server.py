@@ -23,7 +23,8 @@ from service.settings import Settings
 GUNICORN_DEFAULTS: dict[str, Any] = {
     "workers": min(2 * (os.cpu_count() or 1) + 1, 4),
     "threads": 4,
-    "worker_class": "gthread",
+    # gthread reading each request whole, under a deadline, before a thread serves it
+    "worker_class": "service.front.worker.BufferingThreadWorker",
     "timeout": 120,  # a volume fetched from Google can take a while
     "graceful_timeout": 20,
     "keepalive": 5,

@@ -20,6 +20,9 @@ class Settings:
     database_url: str = "sqlite:///var/dicom-resolver.sqlite3"
     # Largest accepted request body for POST /v1/dumps, in bytes (after decompression).
     max_dump_bytes: int = 512 * 1024 * 1024
+    # Seconds a client has to send a whole request (line, headers and body) once it has
+    # begun; then it gets a 408 (slow clients hold a socket meanwhile, never a thread).
+    request_read_timeout: float = 60.0
     # Deepest sequence nesting accepted in a dump (protects the parser from hostile input).
     max_sequence_depth: int = 16
     # Default and maximum page sizes of list endpoints.

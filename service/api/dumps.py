@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
+from typing import BinaryIO
 
 import orjson
 from flask import Blueprint, Response, request
 
 from service.api import engine, json_response, settings
+from service.api.bodies import read_body
 from service.ingest import ingest_bytes
 from service.problems import PayloadTooLarge, UnsupportedMediaType
 
@@ -22,20 +23,21 @@ def _read_body(limit: int) -> bytes:
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip "
                                    "or none", header="Content-Encoding")
-    body = request.get_data(cache=False)
-    if encoding == "identity":
-        return body
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        raise UnsupportedMediaType("body is not valid gzip data", header="Content-Encoding") \
-            from None
-    if len(data) > limit:
-        raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
-    if not inflater.eof:
-        raise UnsupportedMediaType("gzip body is truncated", header="Content-Encoding")
-    return data
+    return read_body(_body_stream(), limit, gzipped=encoding == "gzip")
+
+
+def _body_stream() -> BinaryIO:
+    """The body as sent: as the server ends it, else bounded by its Content-Length.
+
+    Werkzeug's stream for a chunked body stops quietly at MAX_CONTENT_LENGTH, which would
+    cut an over-long body instead of refusing it, and turns a client gone or too slow into
+    its own 400. gunicorn ends every body itself (and werkzeug's server a chunked one:
+    wsgi.input_terminated), so that stream is read here, one piece past the limit to
+    refuse it with 413, its errors answered by read_body.
+    """
+    if request.environ.get("wsgi.input_terminated"):
+        return request.environ["wsgi.input"]
+    return request.stream
 
 
 @blueprint.post("/v1/dumps")

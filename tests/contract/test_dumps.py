@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import orjson
 import pytest
 from flask import Flask
 from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from sqlalchemy import Engine
+from werkzeug.test import EnvironBuilder
 
 from service import create_app
 from service.settings import Settings
@@ -141,3 +144,36 @@ def test_unsupported_media_type_is_415(contract: Contract, kwargs: dict,
                              **kwargs)
     assert response.status_code == 415
     assert response.get_json()["header"] == header
+
+
+class BrokenBody(io.BytesIO):
+    """A body the server ends (gunicorn: wsgi.input_terminated) that fails after a piece."""
+
+    def __init__(self, first: bytes, error: OSError) -> None:
+        super().__init__(first)
+        self.error = error
+
+    def read(self, size: int | None = -1) -> bytes:
+        if data := super().read(size):
+            return data
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (TimeoutError("the read deadline passed"), 408),  # service.front.worker's deadline
+    (ConnectionResetError(), 400),  # the client went away mid-body
+])
+def test_a_body_that_stops_arriving_is_a_client_error(
+        contract: Contract, engine: Engine, study_body: bytes, error: OSError,
+        status: int) -> None:
+    before = snapshot(engine)
+    response = contract.client.post(
+        "/v1/dumps", input_stream=BrokenBody(study_body[:100], error),
+        content_type="application/dicom+json",
+        environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == status
+    described = EnvironBuilder(path="/v1/dumps", method="POST", data=study_body,
+                               content_type="application/dicom+json").get_request()
+    contract.openapi.validate_response(WerkzeugOpenAPIRequest(described),
+                                       WerkzeugOpenAPIResponse(response))
+    assert snapshot(engine) == before
