@@ -68,7 +68,8 @@ _KEY_END_RE = re.compile(rb'(?<!\\)(?:\\\\)*"[ \t\n\r]*:')
 # orjson writes at most this many nested arrays and objects; deeper JSON is refused
 # (a dump within the sequence depth limit nests far less).
 MAX_JSON_DEPTH = 254
-TOO_DEEP = f"arrays and objects nested more than {MAX_JSON_DEPTH} levels deep"
+TOO_DEEP = (f"arrays and objects nested more than {MAX_JSON_DEPTH} levels deep (sequences "
+            "nest far less: DICOM_RESOLVER_MAX_SEQUENCE_DEPTH)")
 
 
 class ExactFloat(float):
