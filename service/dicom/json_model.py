@@ -332,6 +332,10 @@ class Validator:
             extra = sorted(set(attribute) - ATTRIBUTE_MEMBERS)
             if extra:
                 findings.warn(index, path, f"unexpected member(s) {extra} ignored")
+                for member in extra:  # ignored, but stored: readable back, or not at all
+                    unreadable = _unreadable(attribute[member], f"{path}.{member}")
+                    if unreadable:
+                        findings.error(index, *unreadable)
             carriers = [m for m in ("Value", "BulkDataURI", "InlineBinary") if m in attribute]
             if len(carriers) > 1:
                 findings.error(index, path, f"only one of {carriers} may be present")
@@ -487,6 +491,24 @@ def _too_long(what: str, longest: int) -> str:
 
 def is_valid_uid(text: str) -> bool:
     return uids.is_conformant(text)
+
+
+def _unreadable(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, detail) of a key named twice or of a number that overflows anywhere within
+    `value` (iterative: JSON the Validator does not otherwise look into), or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, DuplicateKeyObject):
+            key = item.duplicates[0]  # type: ignore[attr-defined]
+            return f"{where}.{key}", f"key {key!r} appears more than once in this object"
+        if isinstance(item, float) and not math.isfinite(item):
+            return where, NUMBER_OVERFLOW
+        if isinstance(item, dict):
+            stack.extend((member, f"{where}.{key}") for key, member in item.items())
+        elif isinstance(item, list):
+            stack.extend((member, f"{where}[{i}]") for i, member in enumerate(item))
+    return None
 
 
 def _is_unicode(text: str) -> bool:

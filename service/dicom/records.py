@@ -95,11 +95,14 @@ def _text(dataset: dict, key: str, index: int, findings: json_model.Findings) ->
     return index_text(text)
 
 
-def _identifiers(dataset: dict, index: int, findings: json_model.Findings) -> dict[str, str]:
+def _identifiers(dataset: dict, index: int,
+                 findings: json_model.Findings) -> tuple[dict[str, str], bool]:
     """The instance's own UIDs, without PS3.5 padding, which is also removed from the
-    dataset (so that the stored JSON agrees with the index). A UID that cannot serve as
-    an identifier (empty, control characters, not digits and dots) is an error."""
+    dataset (so that the stored JSON agrees with the index), and whether any was. A UID
+    that cannot serve as an identifier (empty, control characters, not digits and dots)
+    is an error."""
     found = {}
+    unpadded = False
     for key, name in IDENTIFYING_UIDS:
         path = f"$[{index}].{key}"
         uid = json_model.first_value(dataset, key)
@@ -114,8 +117,9 @@ def _identifiers(dataset: dict, index: int, findings: json_model.Findings) -> di
             continue
         if value != uid:
             dataset[key]["Value"][0] = value
+            unpadded = True
         found[name] = value
-    return found
+    return found, unpadded
 
 
 def _unwritable(dataset: dict, index: int, findings: json_model.Findings) -> bytes | None:
@@ -157,12 +161,11 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
             normalized: tuple[dict, dict, dict],
             raw: bytes | memoryview | None) -> InstanceRecord | None:
     """`raw`: the compact JSON of `dataset` when the caller already has it."""
-    identifiers = _identifiers(dataset, index, findings)
+    identifiers, unpadded = _identifiers(dataset, index, findings)
     if len(identifiers) < 3:
         return None
-    if any(dataset[key]["Value"][0] is not uid for (key, _), uid in
-           zip(IDENTIFYING_UIDS, identifiers.values(), strict=True)):
-        raw = None  # padding removed: not the JSON as received any more
+    if unpadded:
+        raw = None  # not the JSON as received any more
     attributes, study, series = normalized
     has_pixels = any(key in dataset for key in PIXEL_DATA_KEYS)
     missing: tuple[str, ...] = ()

@@ -92,6 +92,10 @@ def _first(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
     return lambda text: text.replace(old, new, 1)
 
 
+def _appended(attribute: bytes) -> Callable[[Instance], bytes]:
+    return lambda instance: orjson.dumps([instance])[:-2] + b"," + attribute + b"}]"
+
+
 def _nested_sequence(depth: int) -> Callable[[Instance], bytes]:
     """ReferencedImageSequence items nested `depth` sequences deep (written as text:
     orjson writes at most 254 levels)."""
@@ -209,6 +213,12 @@ CASES = [
                                                                   b'"Value":["OTHER"]},'),
                                                      one_object=True),
          400, ["$[0].00100020"], "appears more than once"),
+    Case("duplicate key in an ignored member", _appended(b'"00771001":{"vr":"LO","Value":'
+                                                         b'["x"],"junk":[{"a":1,"a":2}]}'),
+         400, ["$[0].00771001.junk[0].a"], "'a' appears more than once"),
+    Case("number beyond a float in an ignored member",
+         _appended(b'"00771001":{"vr":"LO","junk":{"b":[-1e400]}}'), 400,
+         ["$[0].00771001.junk.b[0]"], "64-bit float"),
     Case("arrays nested 10,000 deep", _nested_json(b"[", b"]", 10_000), 400, ["$"],
          JSON_LIMIT),
     Case("objects nested 10,000 deep", _nested_json(b'{"a":', b"}", 10_000), 400, ["$"],
