@@ -49,12 +49,12 @@ def nonconformance(text: str) -> str | None:
 
 def identifier_problem(text: str) -> str | None:
     """Why an instance's own UID (padding removed) cannot serve as an identifier, or None."""
+    if is_identifier(text):
+        return None
     if not text:
         return "is empty"
     if _CONTROL_RE.search(text):
         return "holds a control character"
     if len(text) > MAX_LENGTH:
         return f"is longer than {MAX_LENGTH} characters"
-    if not is_identifier(text):
-        return "must be digits separated by single dots"
-    return None
+    return "must be digits separated by single dots"
