@@ -48,7 +48,7 @@ ATTRIBUTE_MEMBERS = frozenset({"vr", "Value", "BulkDataURI", "InlineBinary"})
 _DS_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _IS_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 _ODD_HEX = frozenset("13579BDFbdf")  # the last digit of a private (odd) group
-_HEX8_RE = re.compile(r"^[0-9A-Fa-f]{8}$")
+_HEX8_RE = re.compile(r"[0-9A-Fa-f]{8}\Z")  # \Z: "$" would allow a final newline
 # The start of a JSON number token (after [ , or :) whose text a float round trip
 # may change: an exponent, a fraction of two or more digits ending in 0 ("1.50"),
 # 17 or more digits and dots (16+ significant digits, or beyond 64 bits), 0.0000…

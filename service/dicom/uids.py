@@ -14,9 +14,10 @@ import re
 MAX_LENGTH = 64  # PS3.5 Table 6.2-1
 PADDING = " \x00"  # PS3.5 §6.2: UI is padded with NUL; exporters also leave spaces
 
-CONFORMANT_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+# \Z, not $: "$" also matches before a final newline, and "1.2.3\n" is no UID.
+CONFORMANT_RE = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
 # What an identifier may be: what QIDO-RS and the URL routes accept as a UID.
-_IDENTIFIER_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_IDENTIFIER_RE = re.compile(r"[0-9]+(\.[0-9]+)*\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

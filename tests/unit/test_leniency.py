@@ -32,6 +32,7 @@ UIDS = {
     ("1.2a", False, False),
     ("1." * 32 + "1", False, False),  # 65 characters
     ("1.2 3", False, False),
+    ("1.2.3\n", False, False),  # "$" in a regex would let the newline through
     ("", False, False),
 ])
 def test_uid_rules(text: str, conformant: bool, identifier: bool) -> None:
@@ -48,6 +49,11 @@ def test_uid_rules(text: str, conformant: bool, identifier: bool) -> None:
 def test_identifier_problems(text: str, problem: str | None) -> None:
     found = uids.identifier_problem(text)
     assert found is None if problem is None else problem in found
+
+
+def test_a_key_with_a_final_newline_is_no_tag() -> None:
+    body = orjson.dumps([{**UIDS, "00081030\n": {"vr": "LO", "Value": ["x"]}}])
+    assert [f.path for f in parse_dump(body).findings.errors] == ["$[0].00081030\n"]
 
 
 def test_padding_is_trailing_space_and_nul_only() -> None:
