@@ -279,7 +279,13 @@ class Validator:
         self.max_depth = max_depth
 
     def instance(self, instance: dict, index: int) -> dict:
-        return self._dataset(instance, index, f"$[{index}]", 0)
+        canonical = self._dataset(instance, index, f"$[{index}]", 0)
+        for key, name in uids.IDENTIFYING:  # present ones; records.py requires them
+            value = first_value(canonical, key)
+            error = uids.identifier_error(name, value) if isinstance(value, str) else None
+            if error:
+                self.findings.error(index, f"$[{index}].{key}.Value[0]", error)
+        return canonical
 
     def _repeated_keys(self, obj: dict, index: int, path: str) -> bool:
         """Refuse an object that named a key twice: which value counts is not for us to

@@ -27,9 +27,6 @@ PIXEL_MODULE_KEYWORDS = (
     ("00280002", "SamplesPerPixel"), ("00280004", "PhotometricInterpretation"),
 )
 PIXEL_DATA_KEYS = ("7FE00010", "7FE00008", "7FE00009")
-# The instance's own UIDs: its identifiers in the store, URLs and searches.
-IDENTIFYING_UIDS = (("0020000D", "StudyInstanceUID"), ("0020000E", "SeriesInstanceUID"),
-                    ("00080018", "SOPInstanceUID"))
 
 
 # Instance attributes shown in instance lists (the whole instance is one GET away).
@@ -103,18 +100,17 @@ def _identifiers(dataset: dict, index: int,
     is an error."""
     found = {}
     unpadded = False
-    for key, name in IDENTIFYING_UIDS:
+    for key, name in uids.IDENTIFYING:
         path = f"$[{index}].{key}"
         uid = json_model.first_value(dataset, key)
         if not isinstance(uid, str) or not uid:
             findings.error(index, path, f"{name} is required")
             continue
-        value = uids.unpadded(uid)
-        problem = uids.identifier_problem(value)
-        if problem:
-            findings.error(index, f"{path}.Value[0]", f"{name} {problem}; an instance's own "
-                                                      "UIDs must serve as identifiers")
+        error = uids.identifier_error(name, uid)
+        if error:  # the Validator reports it too; the one-pass check never lets it by
+            findings.error(index, f"{path}.Value[0]", error)
             continue
+        value = uids.unpadded(uid)
         if value != uid:
             dataset[key]["Value"][0] = value
             unpadded = True

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 
 MAX_LENGTH = 64  # PS3.5 Table 6.2-1
+# An instance's own UIDs: its identifiers in the store, URLs and searches.
+IDENTIFYING = (("0020000D", "StudyInstanceUID"), ("0020000E", "SeriesInstanceUID"),
+               ("00080018", "SOPInstanceUID"))
 PADDING = " \x00"  # PS3.5 §6.2: UI is padded with NUL; exporters also leave spaces
 
 # \Z, not $: "$" also matches before a final newline, and "1.2.3\n" is no UID.
@@ -46,6 +49,13 @@ def nonconformance(text: str) -> str | None:
         return f"UI value is longer than {MAX_LENGTH} characters; kept as received"
     return ("UI value is not dot-separated digits without leading zeros (PS3.5 §9.1); "
             "kept as received")
+
+
+def identifier_error(name: str, value: str) -> str | None:
+    """The error detail for an instance's own UID `name` received as `value`, or None."""
+    problem = identifier_problem(unpadded(value))
+    return f"{name} {problem}; an instance's own UIDs must serve as identifiers" \
+        if problem else None
 
 
 def identifier_problem(text: str) -> str | None:
