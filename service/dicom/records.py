@@ -118,7 +118,7 @@ def _identifiers(dataset: dict, index: int,
     return found, unpadded
 
 
-def _unwritable(dataset: dict, index: int, findings: json_model.Findings) -> bytes | None:
+def _compact_json(dataset: dict, index: int, findings: json_model.Findings) -> bytes | None:
     """The compact JSON of `dataset`, or None after reporting what JSON cannot carry."""
     try:
         return _exact_size(json_model.dumps(dataset))
@@ -171,7 +171,7 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
             findings.warn(index, f"$[{index}].7FE00010",
                           f"pixel module incomplete: missing {', '.join(missing)}")
     if raw is None:
-        raw = _unwritable(dataset, index, findings)
+        raw = _compact_json(dataset, index, findings)
         if raw is None:
             return None
     elif isinstance(raw, bytes):
