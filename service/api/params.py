@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from service.dicom.json_model import is_valid_uid
+from service.dicom.uids import is_identifier
 from service.problems import BadRequest
 
 _DATE_RE = re.compile(r"^\d{8}$")
 
 
 def uid(value: str, name: str) -> str:
-    """A UID path or query parameter: digits and dots, at most 64 characters."""
-    if not is_valid_uid(value):
+    """A UID path or query parameter: digits and dots, at most 64 characters (what ingest
+    accepts as an instance's own UIDs: leading zeros too)."""
+    if not is_identifier(value):
         raise BadRequest(f"{name} must be a DICOM UID (digits and dots, at most 64 "
                          f"characters)", parameter=name)
     return value

@@ -12,6 +12,7 @@ contract (tests compare the two).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,19 +23,23 @@ from service.dicom.json_model import (
     _DS_RE,
     _HEX8_RE,
     _IS_RE,
-    _UID_RE,
     ALL_VRS,
     INT_RANGES,
+    MAX_LENGTHS,
+    PN_GROUP_MAX_LENGTH,
     PN_GROUPS,
     SPECIAL_FLOATS,
     ExactFloat,
 )
 from service.dicom.normalize import PRIVATE_KEY, _key_info
+from service.dicom.uids import CONFORMANT_RE
+from service.dicom.uids import MAX_LENGTH as UID_MAX_LENGTH
 
 MAX_CACHED = 65536  # bound on the per-tag caches (hostile dumps may invent many tags)
 _LEVELS = {"study": 1, "series": 2, "instance": 0}
 _DATE_TIME = {"DA": values.date_iso, "TM": values.time_iso, "DT": values.datetime_iso}
 _PLAIN_STRING_VRS = frozenset({"AE", "AS", "CS", "LO", "LT", "SH", "ST", "UC", "UR", "UT"})
+_DS_LONGEST, _IS_LONGEST = MAX_LENGTHS["DS"], MAX_LENGTHS["IS"]  # of their string forms
 
 
 class _Bail(Exception):
@@ -58,6 +63,8 @@ def normalize_valid(dataset: dict, max_depth: int,
     attribute seen and its result, reused when the next one is the same JSON (compared
     as orjson's text, so that 1, 1.0 and true differ as they must).
     """
+    if dataset.__class__ is not dict:
+        return None  # e.g. a json_model.DuplicateKeyObject
     try:
         return _dataset(dataset, 0, max_depth, True, memo)  # type: ignore[return-value]
     except _Bail:
@@ -221,17 +228,32 @@ def _strings(items: list, _depth: int, _max_depth: int) -> list:
     return items
 
 
+def _bounded_strings(longest: int) -> Handler:
+    """Strings of a VR with a maximum length (a longer one is kept with a warning)."""
+    def handler(items: list, _depth: int, _max_depth: int) -> list:
+        for item in items:
+            if item.__class__ is not str:
+                if item is not None:
+                    raise _BAIL
+            elif len(item) > longest:
+                raise _BAIL
+        return items
+    return handler
+
+
 def _uids(items: list, _depth: int, _max_depth: int) -> list:
     for item in items:
-        if item is not None and (item.__class__ is not str or len(item) > 64
-                                 or not _UID_RE.match(item)):
+        if item is not None and (item.__class__ is not str or len(item) > UID_MAX_LENGTH
+                                 or not CONFORMANT_RE.match(item)):
             raise _BAIL
     return items
 
 
-def _date_time(convert: Callable[[str], str]) -> Handler:
+def _date_time(vr: str, convert: Callable[[str], str]) -> Handler:
+    check = _bounded_strings(MAX_LENGTHS[vr])
+
     def handler(items: list, _depth: int, _max_depth: int) -> list:
-        _strings(items, 0, 0)
+        check(items, 0, 0)
         return [convert(item) if item else item for item in items]
     return handler
 
@@ -243,7 +265,8 @@ def _person_names(items: list, _depth: int, _max_depth: int) -> list:
         if item.__class__ is not dict:
             raise _BAIL  # a string is a warning, anything else an error
         for group, text in item.items():
-            if group not in PN_GROUPS or text.__class__ is not str:
+            if group not in PN_GROUPS or text.__class__ is not str \
+                    or len(text) > PN_GROUP_MAX_LENGTH:
                 raise _BAIL
     return [values.person_name(item) for item in items]
 
@@ -261,11 +284,17 @@ def _decimals(items: list, _depth: int, _max_depth: int) -> list:
         if kind is float or kind is int:
             converted.append(item)
         elif kind is ExactFloat:
-            converted.append(float(item))
+            number = float(item)
+            if not math.isfinite(number):
+                raise _BAIL  # kept as received, with a warning
+            converted.append(number)
         elif kind is str:
-            if item.strip() and not _DS_RE.match(item):
+            if item.strip() and not _DS_RE.match(item) or len(item) > _DS_LONGEST:
                 raise _BAIL  # kept as text, with a warning
-            converted.append(values.decimal_number(item))
+            number = values.decimal_number(item)
+            if number.__class__ is str:
+                raise _BAIL  # beyond a float's range: kept as text, with a warning
+            converted.append(number)
         elif item is None:
             converted.append(None)
         else:
@@ -282,7 +311,7 @@ def _integer(item: Any, strings: bool) -> Any:
         if item.is_integer():
             return int(item)
     elif kind is str:
-        if strings and _IS_RE.match(item):
+        if strings and _IS_RE.match(item) and len(item) <= _IS_LONGEST:
             return int(item)
         if strings is None and not item.strip():
             return None  # IS: an empty string is an empty value
@@ -319,7 +348,8 @@ def _ranged(vr: str) -> Handler:
 def _floats(items: list, _depth: int, _max_depth: int) -> list:
     for item in items:
         kind = item.__class__
-        if not (kind is float or kind is int or kind is ExactFloat or item is None
+        if not (kind is float or kind is int or item is None
+                or (kind is ExactFloat and math.isfinite(item))
                 or (kind is str and item in SPECIAL_FLOATS)):
             raise _BAIL
     return items
@@ -344,8 +374,9 @@ def _sequence(items: list, depth: int, max_depth: int) -> list:
 
 
 _HANDLERS: dict[str, Handler] = {
-    **{vr: _strings for vr in _PLAIN_STRING_VRS},
-    **{vr: _date_time(convert) for vr, convert in _DATE_TIME.items()},
+    **{vr: _bounded_strings(MAX_LENGTHS[vr]) if vr in MAX_LENGTHS else _strings
+       for vr in _PLAIN_STRING_VRS},
+    **{vr: _date_time(vr, convert) for vr, convert in _DATE_TIME.items()},
     **{vr: _ranged(vr) for vr in INT_RANGES},
     "UI": _uids, "PN": _person_names, "DS": _decimals, "IS": _integer_strings,
     "FL": _floats, "FD": _floats, "AT": _tags, "SQ": _sequence,

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from pydicom.valuerep import MAX_VALUE_LEN
+
+from service.dicom import uids
 
 MAX_WARNINGS = 200
 
@@ -36,13 +39,16 @@ SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 ALL_VRS = STRING_VRS | BINARY_VRS | FLOAT_VRS | frozenset(INT_RANGES) | {"PN", "DS", "IS",
                                                                          "AT", "SQ"}
 PN_GROUPS = frozenset({"Alphabetic", "Ideographic", "Phonetic"})
+# PS3.5 Table 6.2-1 maximum value lengths, counted here in characters: pydicom's table,
+# plus the age, date and time VRs it leaves out. Longer values are kept, with a warning.
+MAX_LENGTHS: dict[str, int] = {**MAX_VALUE_LEN, "AS": 4, "DA": 8, "DT": 26, "TM": 14}
+PN_GROUP_MAX_LENGTH = 64  # per component group
 ATTRIBUTE_MEMBERS = frozenset({"vr", "Value", "BulkDataURI", "InlineBinary"})
 
-_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _DS_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _IS_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 _ODD_HEX = frozenset("13579BDFbdf")  # the last digit of a private (odd) group
-_HEX8_RE = re.compile(r"^[0-9A-Fa-f]{8}$")
+_HEX8_RE = re.compile(r"[0-9A-Fa-f]{8}\Z")  # \Z: "$" would allow a final newline
 # The start of a JSON number token (after [ , or :) whose text a float round trip
 # may change: an exponent, a fraction of two or more digits ending in 0 ("1.50"),
 # 17 or more digits and dots (16+ significant digits, or beyond 64 bits), 0.0000…
@@ -54,6 +60,11 @@ _SUSPECT_RE = re.compile(
     rb"[\[,:][ \t\n\r]*(?=-?\d[\d.]*[eE]|-?\d+\.\d*\d0(?![\deE])|-?[\d.]{17}|-?0\.0000"
     rb"|-0(?![\d.eE]))")
 _TOKEN_RE = re.compile(rb"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# orjson writes at most this many nested arrays and objects; deeper JSON is refused
+# (a dump within the sequence depth limit nests far less).
+MAX_JSON_DEPTH = 254
+TOO_DEEP = (f"arrays and objects nested more than {MAX_JSON_DEPTH} levels deep (sequences "
+            "nest far less: DICOM_RESOLVER_MAX_SEQUENCE_DEPTH)")
 
 
 class ExactFloat(float):
@@ -65,6 +76,32 @@ class ExactFloat(float):
         obj = super().__new__(cls, text)
         obj.text = text
         return obj
+
+
+class DuplicateKeyObject(dict):
+    """A JSON object that named a key more than once (the last value kept, as JSON
+    parsers do); the Validator refuses it, naming the keys. Only the careful parser
+    (load_exact) makes these."""
+
+    __slots__ = ("duplicates",)
+
+    def __init__(self, pairs: list[tuple[str, Any]], duplicates: list[str]) -> None:
+        super().__init__(pairs)
+        self.duplicates = duplicates
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    """json.loads object_pairs_hook: a dict, or a DuplicateKeyObject when a key repeats."""
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    duplicates = []
+    for key, _value in pairs:
+        if key in seen and key not in duplicates:
+            duplicates.append(key)
+        seen.add(key)
+    return DuplicateKeyObject(pairs, duplicates)
 
 
 class JsonSyntaxError(ValueError):
@@ -138,13 +175,39 @@ def has_inexact_number(body: bytes, start: int = 0, end: int | None = None) -> b
     return False
 
 
+def may_repeat_keys(text: bytes | memoryview, compact: bytes) -> bool:
+    """Whether the JSON `text` may name a key twice in one object, given `compact`, what
+    orjson writes for what it parsed from `text` (one value per key). False only when
+    that is certain: the texts are equal, or they hold as many colons and `text` has no
+    \\u escape. A colon is a key's, or a literal character of a string; without \\u
+    escapes both texts spell every string's colons alike, so fewer colons in `compact`
+    mean fewer keys. Cheap: two byte counts, only when the texts differ."""
+    if compact == text:
+        return False
+    data = bytes(text)
+    return b"\\u" in data or data.count(b":") != compact.count(b":")
+
+
 def load_json(body: bytes) -> Any:
-    """Parse JSON bytes exactly (see module doc). Raises JsonSyntaxError."""
+    """Parse JSON bytes exactly (see module doc). Raises JsonSyntaxError.
+
+    A document with a key named twice in one object is parsed by the careful parser,
+    which marks that object (DuplicateKeyObject) for the Validator to refuse.
+    """
     try:
         document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if exc.msg.startswith("depth limit"):
+            raise JsonSyntaxError(f"body is not acceptable JSON: {TOO_DEEP}", exc.pos) \
+                from None
         return _load_exact(body)
     if has_inexact_number(body):
+        return _load_exact(body)
+    try:
+        compact = orjson.dumps(document)
+    except TypeError:  # a lone surrogate or deep nesting: the careful path says where
+        return _load_exact(body)
+    if may_repeat_keys(body, compact):
         return _load_exact(body)
     return document
 
@@ -165,7 +228,9 @@ def _load_exact(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
         return json.loads(text, parse_float=ExactFloat, parse_int=big_int,
-                          parse_constant=_reject_constant)
+                          parse_constant=_reject_constant, object_pairs_hook=_object)
+    except RecursionError:
+        raise JsonSyntaxError(f"body is not acceptable JSON: {TOO_DEEP}", None) from None
     except UnicodeDecodeError as exc:
         raise JsonSyntaxError("body is not UTF-8 encoded JSON", exc.start) from None
     except json.JSONDecodeError as exc:
@@ -214,9 +279,27 @@ class Validator:
         self.max_depth = max_depth
 
     def instance(self, instance: dict, index: int) -> dict:
-        return self._dataset(instance, index, f"$[{index}]", 0)
+        canonical = self._dataset(instance, index, f"$[{index}]", 0)
+        for key, name in uids.IDENTIFYING:  # present ones; records.py requires them
+            value = first_value(canonical, key)
+            error = uids.identifier_error(name, value) if isinstance(value, str) else None
+            if error:
+                self.findings.error(index, f"$[{index}].{key}.Value[0]", error)
+        return canonical
+
+    def _repeated_keys(self, obj: dict, index: int, path: str) -> bool:
+        """Refuse an object that named a key twice: which value counts is not for us to
+        guess (JSON parsers keep the last one silently)."""
+        if obj.__class__ is not DuplicateKeyObject:
+            return False
+        for key in obj.duplicates:  # type: ignore[attr-defined]
+            self.findings.error(index, f"{path}.{key}", f"key {key!r} appears more than "
+                                                        "once in this object")
+        return True
 
     def _dataset(self, dataset: dict, index: int, path: str, depth: int) -> dict:
+        if self._repeated_keys(dataset, index, path):
+            return dataset
         canonical = dataset
         lowered = [key for key in dataset if isinstance(key, str) and not key.isupper()
                    and _HEX8_RE.match(key) and not key.isdigit()]
@@ -237,6 +320,8 @@ class Validator:
         if not isinstance(attribute, dict):
             findings.error(index, path, "attribute must be an object with a 'vr' member")
             return
+        if self._repeated_keys(attribute, index, path):
+            return
         vr = attribute.get("vr")
         if vr is None:
             findings.error(index, path, "missing 'vr'")
@@ -248,6 +333,10 @@ class Validator:
             extra = sorted(set(attribute) - ATTRIBUTE_MEMBERS)
             if extra:
                 findings.warn(index, path, f"unexpected member(s) {extra} ignored")
+                for member in extra:  # ignored, but stored: readable back, or not at all
+                    unreadable = _unreadable(attribute[member], f"{path}.{member}")
+                    if unreadable:
+                        findings.error(index, *unreadable)
             carriers = [m for m in ("Value", "BulkDataURI", "InlineBinary") if m in attribute]
             if len(carriers) > 1:
                 findings.error(index, path, f"only one of {carriers} may be present")
@@ -270,16 +359,17 @@ class Validator:
     def _values(self, vr: str, values: list, index: int, path: str, depth: int) -> None:
         findings = self.findings
         if vr in STRING_VRS:
+            longest = MAX_LENGTHS.get(vr)
             for i, value in enumerate(values):
                 if value is not None and not isinstance(value, str):
                     findings.error(index, f"{path}[{i}]",
                                    f"{vr} value must be a string, not {_json_type(value)}")
-                elif vr == "UI" and value is not None and not _UID_RE.match(value):
-                    findings.error(index, f"{path}[{i}]",
-                                   "UI value must be dot-separated digits without "
-                                   "leading zeros")
-                elif vr == "UI" and value is not None and len(value) > 64:
-                    findings.error(index, f"{path}[{i}]", "UI value is longer than 64 characters")
+                elif vr == "UI" and value is not None:
+                    problem = uids.nonconformance(value)
+                    if problem:
+                        findings.warn(index, f"{path}[{i}]", problem)
+                elif longest is not None and value is not None and len(value) > longest:
+                    findings.warn(index, f"{path}[{i}]", _too_long(vr, longest))
         elif vr == "SQ":
             if depth >= self.max_depth:
                 findings.error(index, path, f"sequences nested deeper than {self.max_depth}")
@@ -301,6 +391,12 @@ class Validator:
                     if value.strip() and not _DS_RE.match(value):
                         findings.warn(index, f"{path}[{i}]", "DS value is not a decimal "
                                                              "number; kept as text")
+                    elif value.strip() and not math.isfinite(float(value)):
+                        findings.warn(index, f"{path}[{i}]", OVERFLOW)
+                    elif len(value) > MAX_LENGTHS["DS"]:
+                        findings.warn(index, f"{path}[{i}]", _too_long("DS", MAX_LENGTHS["DS"]))
+                elif isinstance(value, float) and not math.isfinite(value):
+                    findings.error(index, f"{path}[{i}]", NUMBER_OVERFLOW)
                 elif value is not None and (isinstance(value, bool)
                                             or not isinstance(value, (int, float))):
                     findings.error(index, f"{path}[{i}]",
@@ -310,7 +406,10 @@ class Validator:
             for i, value in enumerate(values):
                 if isinstance(value, str):
                     if value.strip() and not _IS_RE.match(value):
-                        findings.error(index, f"{path}[{i}]", "IS value is not an integer")
+                        findings.warn(index, f"{path}[{i}]", "IS value is not an integer; "
+                                                             "kept as text")
+                    elif len(value) > MAX_LENGTHS["IS"]:
+                        findings.warn(index, f"{path}[{i}]", _too_long("IS", MAX_LENGTHS["IS"]))
                 elif isinstance(value, float) and value.is_integer():
                     continue
                 elif value is not None and (isinstance(value, bool)
@@ -340,6 +439,8 @@ class Validator:
                     if value not in SPECIAL_FLOATS:
                         findings.error(index, f"{path}[{i}]", f"{vr} string value must be "
                                                               "NaN, Infinity or -Infinity")
+                elif isinstance(value, float) and not math.isfinite(value):
+                    findings.error(index, f"{path}[{i}]", NUMBER_OVERFLOW)
                 elif value is not None and (isinstance(value, bool)
                                             or not isinstance(value, (int, float))):
                     findings.error(index, f"{path}[{i}]",
@@ -363,6 +464,8 @@ class Validator:
             self.findings.error(index, path, f"PN value must be an object with Alphabetic/"
                                              f"Ideographic/Phonetic, not {_json_type(value)}")
             return
+        if self._repeated_keys(value, index, path):
+            return
         for group, text in value.items():
             if group not in PN_GROUPS:
                 self.findings.error(index, f"{path}.{group}", "PN component group must be "
@@ -371,10 +474,75 @@ class Validator:
             elif not isinstance(text, str):
                 self.findings.error(index, f"{path}.{group}", "PN component group must be "
                                                               "a string")
+            elif len(text) > PN_GROUP_MAX_LENGTH:
+                self.findings.warn(index, f"{path}.{group}", _too_long("PN component group",
+                                                                       PN_GROUP_MAX_LENGTH))
+
+
+OVERFLOW = "value is beyond the range of a 64-bit float; kept as received"
+# A JSON number that overflows is refused: JSON readers (orjson among them) cannot read
+# it back from the store. As a DS string it is kept, with a warning (OVERFLOW).
+NUMBER_OVERFLOW = ("number is beyond the range of a 64-bit float, which JSON readers "
+                   "cannot read back; send a DS value as a string")
+
+
+def _too_long(what: str, longest: int) -> str:
+    return f"{what} value is longer than {longest} characters; kept as received"
 
 
 def is_valid_uid(text: str) -> bool:
-    return len(text) <= 64 and bool(_UID_RE.match(text))
+    return uids.is_conformant(text)
+
+
+def _unreadable(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, detail) of a key named twice or of a number that overflows anywhere within
+    `value` (iterative: JSON the Validator does not otherwise look into), or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, DuplicateKeyObject):
+            key = item.duplicates[0]  # type: ignore[attr-defined]
+            return f"{where}.{key}", f"key {key!r} appears more than once in this object"
+        if isinstance(item, float) and not math.isfinite(item):
+            return where, NUMBER_OVERFLOW
+        if isinstance(item, dict):
+            stack.extend((member, f"{where}.{key}") for key, member in item.items())
+        elif isinstance(item, list):
+            stack.extend((member, f"{where}[{i}]") for i, member in enumerate(item))
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unwritable(value: Any, path: str) -> tuple[str, str] | None:
+    """Where `value` (parsed JSON) holds what no JSON text can carry back, and why: a string
+    with a lone UTF-16 surrogate ("\\ud800" escapes parse, but name no character), or
+    nesting deeper than MAX_JSON_DEPTH. None when it is writable. Iterative: the nesting
+    may be deeper than Python's recursion limit."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return where, "string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                return where, TOO_DEEP
+            if isinstance(item, dict):
+                for key, member in item.items():
+                    if not _is_unicode(key):
+                        return where, "key holds a lone UTF-16 surrogate escape"
+                    stack.append((member, f"{where}.{key}", depth + 1))
+            else:
+                stack.extend((member, f"{where}[{i}]", depth + 1)
+                             for i, member in enumerate(item))
+    return None
 
 
 def first_value(dataset: dict, key: str) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary, values
+from service.dicom import dictionary, uids, values
 from service.dicom.json_model import INT_RANGES, private_creators
 
 PRIVATE_KEY = "private"
@@ -94,6 +94,8 @@ def convert_values(vr: str, items: list) -> list:
         return [normalize_attributes(item) for item in items]
     if vr == "AT":
         return [v.upper() for v in items]
+    if vr == "UI":  # PS3.5 padding is not part of the value
+        return [uids.unpadded(v) if isinstance(v, str) else v for v in items]
     return items
 
 

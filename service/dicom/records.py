@@ -7,15 +7,17 @@ here can be rebuilt from it.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from service.dicom import json_model, stream
+from service.dicom import json_model, stream, uids
 from service.dicom.fast_path import normalize_valid
 from service.dicom.geometry import position_along_normal
+from service.dicom.index_values import index_integer, index_text
 from service.dicom.normalize import normalize_instance
 
 # Attributes without which pixel data cannot be decoded (PS3.3 C.7.6.3 Image Pixel module).
@@ -76,14 +78,55 @@ class InstanceRecord:
         return orjson.loads(self.attributes_json)
 
 
-def _text(dataset: dict, key: str) -> str | None:
+def _text(dataset: dict, key: str, index: int, findings: json_model.Findings) -> str | None:
+    """The index form of an attribute's first value (see index_values)."""
     value = json_model.first_value(dataset, key)
     if value is None:
         return None
     if isinstance(value, dict):  # PN
         value = value.get("Alphabetic", "")
     text = str(value).strip()
-    return text or None
+    if "\x00" in text:
+        findings.warn(index, f"$[{index}].{key}.Value[0]", "NUL character(s) left out of "
+                                                            "the index; stored as received")
+    return index_text(text)
+
+
+def _identifiers(dataset: dict, index: int,
+                 findings: json_model.Findings) -> tuple[dict[str, str], bool]:
+    """The instance's own UIDs, without PS3.5 padding, which is also removed from the
+    dataset (so that the stored JSON agrees with the index), and whether any was. A UID
+    that cannot serve as an identifier (empty, control characters, not digits and dots)
+    is an error."""
+    found = {}
+    unpadded = False
+    for key, name in uids.IDENTIFYING:
+        path = f"$[{index}].{key}"
+        uid = json_model.first_value(dataset, key)
+        if not isinstance(uid, str) or not uid:
+            findings.error(index, path, f"{name} is required")
+            continue
+        error = uids.identifier_error(name, uid)
+        if error:  # the Validator reports it too; the one-pass check never lets it by
+            findings.error(index, f"{path}.Value[0]", error)
+            continue
+        value = uids.unpadded(uid)
+        if value != uid:
+            dataset[key]["Value"][0] = value
+            unpadded = True
+        found[name] = value
+    return found, unpadded
+
+
+def _compact_json(dataset: dict, index: int, findings: json_model.Findings) -> bytes | None:
+    """The compact JSON of `dataset`, or None after reporting what JSON cannot carry."""
+    try:
+        return _exact_size(json_model.dumps(dataset))
+    except TypeError:
+        found = json_model.unwritable(dataset, f"$[{index}]")
+        path, detail = found if found else (f"$[{index}]", "instance cannot be written as JSON")
+        findings.error(index, path, detail)
+        return None
 
 
 def _exact_size(data: bytes) -> bytes:
@@ -95,24 +138,30 @@ def _exact_size(data: bytes) -> bytes:
 def _integer(value: Any) -> int | None:
     try:
         return int(value) if value is not None and not isinstance(value, list) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _indexed_integer(attributes: dict, keyword: str, key: str, index: int,
+                     findings: json_model.Findings) -> int | None:
+    number = _integer(attributes.get(keyword))
+    indexed = index_integer(number)
+    if number is not None and indexed is None:
+        findings.warn(index, f"$[{index}].{key}.Value[0]", f"{keyword} is beyond IS's 32-bit "
+                                                           "range; stored as received, not "
+                                                           "indexed")
+    return indexed
 
 
 def _record(dataset: dict, index: int, findings: json_model.Findings,
             normalized: tuple[dict, dict, dict],
             raw: bytes | memoryview | None) -> InstanceRecord | None:
     """`raw`: the compact JSON of `dataset` when the caller already has it."""
-    uids = {}
-    for key, name in (("0020000D", "StudyInstanceUID"), ("0020000E", "SeriesInstanceUID"),
-                      ("00080018", "SOPInstanceUID")):
-        uid = json_model.first_value(dataset, key)
-        if not isinstance(uid, str) or not uid:
-            findings.error(index, f"$[{index}].{key}", f"{name} is required")
-        else:
-            uids[name] = uid.strip()
-    if len(uids) < 3:
+    identifiers, unpadded = _identifiers(dataset, index, findings)
+    if len(identifiers) < 3:
         return None
+    if unpadded:
+        raw = None  # not the JSON as received any more
     attributes, study, series = normalized
     has_pixels = any(key in dataset for key in PIXEL_DATA_KEYS)
     missing: tuple[str, ...] = ()
@@ -122,26 +171,33 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
             findings.warn(index, f"$[{index}].7FE00010",
                           f"pixel module incomplete: missing {', '.join(missing)}")
     if raw is None:
-        raw = _exact_size(json_model.dumps(dataset))
+        raw = _compact_json(dataset, index, findings)
+        if raw is None:
+            return None
     elif isinstance(raw, bytes):
         raw = _exact_size(raw)
-    study_date = _text(dataset, "00080020")
+    study_date = _text(dataset, "00080020", index, findings)
     summary = {key: attributes[key] for key in SUMMARY_KEYWORDS if key in attributes}
+    position = position_along_normal(attributes.get("ImagePositionPatient"),
+                                     attributes.get("ImageOrientationPatient"))
     return InstanceRecord(
-        study_uid=uids["StudyInstanceUID"],
-        series_uid=uids["SeriesInstanceUID"],
-        sop_uid=uids["SOPInstanceUID"],
-        sop_class_uid=_text(dataset, "00080016"),
-        modality=_text(dataset, "00080060"),
-        instance_number=_integer(attributes.get("InstanceNumber")),
-        slice_position=position_along_normal(attributes.get("ImagePositionPatient"),
-                                             attributes.get("ImageOrientationPatient")),
-        patient_id=_text(dataset, "00100020"),
-        patient_name=_text(dataset, "00100010"),
+        study_uid=identifiers["StudyInstanceUID"],
+        series_uid=identifiers["SeriesInstanceUID"],
+        sop_uid=identifiers["SOPInstanceUID"],
+        sop_class_uid=_text(dataset, "00080016", index, findings),
+        modality=_text(dataset, "00080060", index, findings),
+        instance_number=_indexed_integer(attributes, "InstanceNumber", "00200013", index,
+                                         findings),
+        # Not finite (a DS beyond a float's range): no position; SQLite would store NaN
+        # as NULL but PostgreSQL as NaN, and order it differently.
+        slice_position=position if position is None or math.isfinite(position) else None,
+        patient_id=_text(dataset, "00100020", index, findings),
+        patient_name=_text(dataset, "00100010", index, findings),
         study_date=study_date.replace(".", "") if study_date else None,
-        study_time=_text(dataset, "00080030"),
-        accession_number=_text(dataset, "00080050"),
-        series_number=_integer(attributes.get("SeriesNumber")),
+        study_time=_text(dataset, "00080030", index, findings),
+        accession_number=_text(dataset, "00080050", index, findings),
+        series_number=_indexed_integer(attributes, "SeriesNumber", "00200011", index,
+                                       findings),
         has_pixel_data=has_pixels,
         pixel_module_missing=missing,
         dicom_json=raw,

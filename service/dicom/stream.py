@@ -10,6 +10,11 @@ one place only). A wrong candidate tells where to look next: orjson reports
 either the true end ("unexpected content after document") or that the object
 goes on ("unexpected end of data").
 
+An instance whose compact form differs from its text is parsed again by the
+careful parser (json_model.load_exact) when it holds numbers orjson would not
+write back verbatim, may name a key twice in one object (orjson keeps the last
+value silently), or cannot be written by orjson at all.
+
 Anything else — a body that is not an array of objects, invalid JSON, text
 that orjson refuses — raises NotStreamable, and the caller parses the body whole
 with json_model.load_json, which reports errors exactly.
@@ -58,14 +63,20 @@ def iter_instances(body: bytes) -> Iterator[tuple[dict, bytes | memoryview | Non
     while True:
         instance, end = _parse_object(body, view, start)
         raw = view[start:end]
-        compact = orjson.dumps(instance)
-        if compact == raw:
-            del compact
-            yield instance, raw
-        elif json_model.has_inexact_number(body, start, end):
+        try:
+            compact = orjson.dumps(instance)
+        except TypeError:  # a lone surrogate, or deep nesting: the careful path says where
             yield json_model.load_exact(raw), None
         else:
-            yield instance, compact
+            if compact == raw:
+                del compact
+                yield instance, raw
+            elif json_model.has_inexact_number(body, start, end) \
+                    or json_model.may_repeat_keys(raw, compact):
+                # The careful parser keeps exact numbers and marks repeated keys.
+                yield json_model.load_exact(raw), None
+            else:
+                yield instance, compact
         following = _NEXT_RE.match(body, end)
         if following is not None:
             start = following.end()

@@ -6,6 +6,7 @@ string form. A value that does not parse is returned as received, never dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -77,11 +78,14 @@ def person_name(value: Any) -> str | None:
 
 
 def decimal_number(value: Any) -> Any:
-    """DS value (number or decimal string) → int or float; non-numeric text kept as is."""
+    """DS value (number or decimal string) → int or float; non-numeric text kept as is,
+    and so is a number beyond the range of a float ("1e400"), as text."""
     if isinstance(value, str):
-        return _from_text(value, (int, float))
+        number = _from_text(value, (int, float))
+        return value if isinstance(number, float) and not math.isfinite(number) else number
     if isinstance(value, float) and type(value) is not float:
-        return float(value)  # ExactFloat → plain float for output
+        number = float(value)  # ExactFloat → plain float for output
+        return number if math.isfinite(number) else value.text  # type: ignore[attr-defined]
     return value
 
 

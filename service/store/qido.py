@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from service.dicom.index_values import INT32, index_text, is_indexed_text
 from service.dicomweb import levels
 from service.dicomweb.query import Filter, QidoQuery
 from service.store.queries import wildcard_to_like
@@ -67,11 +68,19 @@ class Candidates:
 
 
 def _text_condition(column: Any, flt: Filter, upper: bool = False) -> tuple[Any, bool]:
-    """Exact values → IN (exact); wildcards → LIKE (a superset: SQLite ignores ASCII case)."""
+    """Exact values → IN (exact); wildcards → LIKE (a superset: SQLite ignores ASCII case).
+
+    The column holds index_text of the value: a value that is not its own index form
+    (NUL, longer than the index prefix) is compared by that form, and Python decides.
+    """
     exact = [t.text for t in flt.terms if t.kind == "exact"]
     likes = [t.text for t in flt.terms if t.kind == "wildcard"]
     if upper:
         exact, likes = [v.upper() for v in exact], [v.upper() for v in likes]
+    if not all(is_indexed_text(v) for v in exact + likes):
+        if likes:
+            return None, False  # a prefix of a pattern is no pattern: Python matches
+        return column.in_([index_text(v) for v in exact]), False
     conditions = []
     if exact:
         conditions.append(column.in_(exact))
@@ -109,8 +118,9 @@ def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
         return exists().where(and_(series.c.study_uid == studies.c.study_uid,
                                    series.c.modality.in_([t.text for t in flt.terms]))), True
     numbers = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
-    if key in numbers and kinds == {"number"} and all(t.number.is_integer()
-                                                      for t in flt.terms):
+    # The columns index IS's 32-bit range only (index_values): Python matches the rest.
+    if key in numbers and kinds == {"number"} and all(
+            t.number.is_integer() and INT32[0] <= t.number <= INT32[1] for t in flt.terms):
         return numbers[key].in_([int(t.number) for t in flt.terms]), True
     return None, False
 

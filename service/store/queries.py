@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 from sqlalchemy import Engine, and_, exists, func, select
 
+from service.dicom.index_values import index_text
 from service.store.schema import instances, series, studies
 
 
@@ -72,21 +73,22 @@ def _series_json(row) -> bytes:  # type: ignore[no-untyped-def]
 
 def _study_conditions(query: StudyQuery) -> list:
     conditions = []
+    # Index columns hold index_text of a value (see dicom/index_values.py).
     if query.patient_id is not None:
-        conditions.append(studies.c.patient_id == query.patient_id)
+        conditions.append(studies.c.patient_id == index_text(query.patient_id))
     if query.patient_name is not None:
         pattern = query.patient_name.upper()
         if "*" in pattern or "?" in pattern:
             conditions.append(studies.c.patient_name_key.like(wildcard_to_like(pattern),
                                                               escape="\\"))
         else:
-            conditions.append(studies.c.patient_name_key == pattern)
+            conditions.append(studies.c.patient_name_key == index_text(pattern))
     if query.study_date_from:
         conditions.append(studies.c.study_date >= query.study_date_from)
     if query.study_date_to:
         conditions.append(studies.c.study_date <= query.study_date_to)
     if query.accession_number is not None:
-        conditions.append(studies.c.accession_number == query.accession_number)
+        conditions.append(studies.c.accession_number == index_text(query.accession_number))
     if query.modalities:
         conditions.append(exists().where(and_(series.c.study_uid == studies.c.study_uid,
                                               series.c.modality.in_(query.modalities))))

@@ -24,7 +24,15 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-UID = String(64)
+UID = String(64)  # an instance's own UIDs: identifiers, at most 64 characters (uids.py)
+
+
+def _index_text(declared: int) -> String:
+    """A text index column (see dicom/index_values.py): unbounded on PostgreSQL, whose
+    varchar(n) would refuse a longer value; SQLite never enforces a declared length, so
+    its columns keep their first declaration (changing it would rebuild every table)."""
+    return String(declared).with_variant(Text(), "postgresql")  # type: ignore[return-value]
+
 
 dumps = Table(
     "dumps", metadata,
@@ -41,14 +49,14 @@ dumps = Table(
 studies = Table(
     "studies", metadata,
     Column("study_uid", UID, primary_key=True),
-    Column("patient_id", String(64), index=True),
-    Column("patient_name", String(324)),
+    Column("patient_id", _index_text(64), index=True),
+    Column("patient_name", _index_text(324)),
     # Upper-cased person name, the key of case-insensitive wildcard matching.
-    Column("patient_name_key", String(324), index=True),
-    Column("study_date", String(8), index=True),
-    Column("study_time", String(16)),
-    Column("accession_number", String(64), index=True),
-    Column("modalities", String(256)),  # "\CT\SR\": computed from the series
+    Column("patient_name_key", _index_text(324), index=True),
+    Column("study_date", _index_text(8), index=True),
+    Column("study_time", _index_text(16)),
+    Column("accession_number", _index_text(64), index=True),
+    Column("modalities", _index_text(256)),  # "\CT\SR\": computed from the series
     Column("series_count", Integer, nullable=False, default=0),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
@@ -63,7 +71,7 @@ series = Table(
     Column("series_uid", UID, primary_key=True),
     Column("study_uid", UID, ForeignKey("studies.study_uid", ondelete="CASCADE"),
            nullable=False),
-    Column("modality", String(16)),
+    Column("modality", _index_text(16)),
     Column("series_number", Integer),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
@@ -81,8 +89,8 @@ instances = Table(
            nullable=False),
     Column("study_uid", UID, ForeignKey("studies.study_uid", ondelete="CASCADE"),
            nullable=False),
-    Column("sop_class_uid", UID),
-    Column("modality", String(16)),
+    Column("sop_class_uid", _index_text(64)),  # not an identifier: kept as received
+    Column("modality", _index_text(16)),
     Column("instance_number", Integer),
     Column("slice_position", Float),
     Column("has_pixel_data", Boolean, nullable=False),

@@ -73,7 +73,7 @@ def test_tree_lists_instances_in_instance_number_order(capsys, dump_file: Path,
 
 def test_tree_of_invalid_dump_exits_1(capsys, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_bytes(orjson.dumps([{"0020000D": {"vr": "UI", "Value": ["01.2"]}}]))
+    path.write_bytes(orjson.dumps([{"0020000D": {"vr": "UI", "Value": ["1.2a"]}}]))
     status, out, err = run(capsys, "tree", str(path))
     assert status == 1 and out == "" and "$[0].0020000D.Value[0]" in err
 

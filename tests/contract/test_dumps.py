@@ -90,6 +90,33 @@ def test_invalid_dumps_are_400(contract: Contract, engine: Engine, body: bytes,
     assert snapshot(engine) == before
 
 
+_UIDS = (b'"0020000D": {"vr": "UI", "Value": ["1.2.3"]}, "0020000E": {"vr": "UI", "Value": '
+         b'["1.2.3.4"]}, ')
+
+
+@pytest.mark.parametrize(("body", "path"), [
+    (b'[{' + _UIDS + b'"00080018": {"vr": "UI", "Value": ["1.2.3.4.5"]}, '
+     b'"00080018": {"vr": "UI", "Value": ["1.2.3.4.6"]}}]', "$[0].00080018"),
+    (b'[{' + _UIDS + b'"00080018": {"vr": "UI", "Value": ["1.2.3.4.5"]}, '
+     b'"00081030": {"vr": "LO", "Value": ["\\ud800"]}}]', "$[0].00081030.Value[0]"),
+    (b'[{' + _UIDS + b'"00080018": {"vr": "UI", "Value": ["1.2.3.4.5"]}, '
+     b'"00281053": {"vr": "DS", "Value": [1e400]}}]', "$[0].00281053.Value[0]"),
+    (b'[{' + _UIDS + b'"00080018": {"vr": "UI", "Value": ["1.2.3.4.5\\n"]}}]',
+     "$[0].00080018.Value[0]"),
+    (b"[" * 10_000 + b"]" * 10_000, "$"),
+], ids=["duplicate-key", "lone-surrogate", "number-overflow", "control-character-in-uid",
+        "nested-10000"])
+def test_hostile_dumps_are_400(contract: Contract, engine: Engine, body: bytes,
+                               path: str) -> None:
+    before = snapshot(engine)
+    # The request validator cannot judge these (JSON parsers differ on them).
+    response = contract.call("POST", "/v1/dumps", data=body, content_type="application/json",
+                             request_valid=None)
+    assert response.status_code == 400
+    assert [error["path"] for error in response.get_json()["errors"]] == [path]
+    assert snapshot(engine) == before
+
+
 def test_syntax_error_carries_its_position(contract: Contract) -> None:
     response = contract.call("POST", "/v1/dumps", data=b'[{"00080018": ',
                              content_type="application/json", request_valid=False)

@@ -184,7 +184,7 @@ def test_bad_parameters_are_400(pixels: Pixels, query: dict[str, str], parameter
 
 
 def test_malformed_uid_is_400(pixels: Pixels) -> None:
-    response = pixels.contract.call("GET", pixels.path("1.2.03"), request_valid=False)
+    response = pixels.contract.call("GET", pixels.path("1.2.3a"), request_valid=False)
     assert response.status_code == 400
     assert response.get_json()["parameter"] == "instance"
 

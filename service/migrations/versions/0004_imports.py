@@ -1,7 +1,7 @@
 """imports: job state of imports from a Google DICOM store, and Pub/Sub messages stored
 
-Revision ID: 0003_imports
-Revises: 0002
+Revision ID: 0004_imports
+Revises: 0003
 Create Date: 2026-12-04 21:30:00
 
 New tables only: nothing existing changes, so no backfill.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_imports'
-down_revision = '0002'
+revision = '0004_imports'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
