@@ -177,7 +177,8 @@ def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.requests.labels(method, route, str(response.status_code)).inc()
     metrics.latency.labels(method, route).observe(elapsed)
-    if rule is not None and rule.endpoint == "dumps.post_dump":
+    # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON.
+    if rule is not None and rule.endpoint == "dumps.post_dump" and request.method == "POST":
         _count_ingest(metrics, response)
     return response
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import BigInteger, Engine, and_, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from service.dicomweb import levels
@@ -109,10 +109,17 @@ def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
         return exists().where(and_(series.c.study_uid == studies.c.study_uid,
                                    series.c.modality.in_([t.text for t in flt.terms]))), True
     numbers = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
-    if key in numbers and kinds == {"number"} and all(t.number.is_integer()
-                                                      for t in flt.terms):
+    # Only what the column's type binds on every back end (PostgreSQL refuses 2**40 for an
+    # INTEGER column, drivers 2**63 for any); Python matches the rest over the stored JSON.
+    if key in numbers and kinds == {"number"} and all(
+            t.number.is_integer() and _fits(numbers[key], t.number) for t in flt.terms):
         return numbers[key].in_([int(t.number) for t in flt.terms]), True
     return None, False
+
+
+def _fits(column: Any, number: float) -> bool:
+    bits = 64 if isinstance(column.type, BigInteger) else 32
+    return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1)
 
 
 def _order(level: str, scope: Scope) -> list:
