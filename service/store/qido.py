@@ -106,8 +106,11 @@ def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
             parts.append(studies.c.study_date <= term.high[:8])
         return and_(*parts), flt.time_key is None and len(flt.terms) == 1
     if key == levels.MODALITIES_IN_STUDY and kinds == {"exact"}:
-        return exists().where(and_(series.c.study_uid == studies.c.study_uid,
-                                   series.c.modality.in_([t.text for t in flt.terms]))), True
+        # An alias: in a series or instance search `series` is already in the outer query,
+        # and the subquery would correlate it away (no FROM left: a 500).
+        any_series = series.alias("any_series_of_study")
+        return exists().where(and_(any_series.c.study_uid == studies.c.study_uid,
+                                   any_series.c.modality.in_([t.text for t in flt.terms]))), True
     numbers = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
     # Only what the column's type binds on every back end (PostgreSQL refuses 2**40 for an
     # INTEGER column, drivers 2**63 for any); Python matches the rest over the stored JSON.

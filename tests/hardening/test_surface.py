@@ -102,3 +102,20 @@ def test_describe_missing_never_echoes_odd_segments() -> None:
     assert described["available"] == ["studies"]
     assert "'studies'" not in describe_missing("/v1/studies/1.2/x", templates)["detail"]
     assert describe_missing("/", templates)["available"] == ["v1"]
+
+
+@pytest.mark.parametrize("search", ["/dicomweb/series", "/dicomweb/instances",
+                                    "/dicomweb/studies/{study}/instances"])
+def test_modalities_in_study_matches_below_the_study_level(
+        hardened_app: Flask, values: dict, study_datasets: list, search: str) -> None:
+    """Was a 500 (the EXISTS subquery correlated the outer series table away)."""
+    client = hardened_app.test_client()
+    level_uid = "0020000E" if search == "/dicomweb/series" else "00080018"
+    for asked, study_has in (("CT", True), ("MR", False), ("MR,SR", True)):
+        answer = client.get(search.format(**values),
+                            query_string={"ModalitiesInStudy": asked, "limit": 100})
+        assert answer.status_code == 200
+        found = {item[level_uid]["Value"][0] for item in answer.get_json()}
+        expected = {str(ds.SeriesInstanceUID if level_uid == "0020000E" else ds.SOPInstanceUID)
+                    for ds in study_datasets} if study_has else set()
+        assert found == expected, asked
