@@ -25,15 +25,24 @@ PATIENT_NAME = "QZXFUZZ^SECRETNAME"
 PATIENT_ID = "QZX-FUZZ-4471"
 
 
-@pytest.fixture(scope="session")
-def study_datasets() -> list[pydicom.Dataset]:
+def study_of() -> list[pydicom.Dataset]:
+    """The stored study: a report and two CT slices of a recognisable patient."""
     return make_study(StudySpec(seed=57, n_slices=2, rows=16, columns=16,
                                 patient_name=PATIENT_NAME, patient_id=PATIENT_ID))
 
 
+def study_dump_of(datasets: list[pydicom.Dataset]) -> list[dict[str, Any]]:
+    return make_dump(datasets)
+
+
+@pytest.fixture(scope="session")
+def study_datasets() -> list[pydicom.Dataset]:
+    return study_of()
+
+
 @pytest.fixture(scope="session")
 def study_dump(study_datasets: list[pydicom.Dataset]) -> list[dict[str, Any]]:
-    return make_dump(study_datasets)
+    return study_dump_of(study_datasets)
 
 
 @pytest.fixture(scope="session")
