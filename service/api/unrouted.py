@@ -108,8 +108,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(error: NotFound) -> Response:
-        if request.url_rule is not None:  # a route matched and its view said 404
-            problem = NotFoundProblem(error.description or "Not found")
-        else:
-            problem = NotFoundProblem(**describe_missing(request.path, templates))
+        if request.url_rule is not None:  # a route matched and its view said 404: as before
+            return problem_response(404, {"type": "about:blank", "title": error.name,
+                                          "status": 404, "detail": error.description})
+        problem = NotFoundProblem(**describe_missing(request.path, templates))
         return problem_response(404, problem.to_problem())
