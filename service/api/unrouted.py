@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from service.problems import NotFound as NotFoundProblem
 from service.problems import problem_response
@@ -102,9 +102,26 @@ def _shown(candidates: Sequence[tuple[Segment, ...]], index: int) -> str:
     return (literal or segments[0]).shown
 
 
+def method_detail(method: str, path: str, allowed: Sequence[str]) -> str:
+    """The detail of a 405: what the path does answer (and where STOW-RS clients should go)."""
+    detail = f"{method} is not allowed here; this path answers {', '.join(sorted(allowed))}"
+    if method == "POST" and path.startswith("/dicomweb/"):
+        detail += (". STOW-RS is not supported: POST DICOM JSON dumps (Google's metadata "
+                   "export) to /v1/dumps")
+    return detail
+
+
 def init_app(app: Flask) -> None:
-    """Answer unmatched paths with a 404 problem naming what is not there."""
+    """Answer unmatched paths with a 404 problem naming what is not there, and methods a
+    path does not answer with a 405 saying which it does."""
     templates = [parse_template(rule.rule) for rule in app.url_map.iter_rules()]
+
+    @app.errorhandler(MethodNotAllowed)
+    def _method_not_allowed(error: MethodNotAllowed) -> Response:
+        allowed = list(error.valid_methods or ())
+        body = {"type": "about:blank", "title": error.name, "status": 405,
+                "detail": method_detail(request.method, request.path, allowed)}
+        return problem_response(405, body, {"Allow": ", ".join(allowed)})
 
     @app.errorhandler(NotFound)
     def _not_found(error: NotFound) -> Response:

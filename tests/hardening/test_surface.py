@@ -119,3 +119,14 @@ def test_modalities_in_study_matches_below_the_study_level(
         expected = {str(ds.SeriesInstanceUID if level_uid == "0020000E" else ds.SOPInstanceUID)
                     for ds in study_datasets} if study_has else set()
         assert found == expected, asked
+
+
+def test_stow_rs_is_a_405_pointing_at_the_dump_route(hardened_app: Flask) -> None:
+    answer = hardened_app.test_client().post("/dicomweb/studies", data=b"--x--",
+                                             content_type="multipart/related")
+    assert answer.status_code == 405 and answer.content_type == PROBLEM
+    assert "STOW-RS is not supported" in answer.get_json()["detail"]
+    assert "/v1/dumps" in answer.get_json()["detail"]
+    assert {m.strip() for m in answer.headers["Allow"].split(",")} >= {"GET", "HEAD"}
+    other = hardened_app.test_client().delete("/v1/dumps")
+    assert other.status_code == 405 and "POST" in other.get_json()["detail"]
