@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from service.emulator.server import Emulator
 from service.examples.factory import write_dicom_files
+from service.store.schema import metadata
 from tests.conftest import _fresh_schema
 from tests.hardening.conftest import route_values, study_dump_of, study_of
 from tests.hardening.fuzzing import (
@@ -70,6 +71,12 @@ def fuzzed_app(database_url: str | None, work: Path) -> Iterator[tuple[Flask, di
                            dumps=[study_dump_of(datasets)])
         stack.callback(close_app, app)
         yield app, route_values(datasets), study_dump_of(datasets)
+
+
+def empty_store(app: Flask) -> None:
+    with app.extensions["engine"].begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
 
 
 class Failures:
@@ -122,12 +129,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{out}", flush=True)
         if args.only in (None, "dumps"):
             seeds = seed_dumps(dump)
-            for seed in seeds[1:]:
-                app.test_client().post("/v1/dumps", json=seed)
             posting = DumpProperty(app)
             kinds = [*BYTE_MUTATIONS, *(["surrogate"] if args.surrogates else [])]
 
             def dump_round(size: int) -> None:
+                # Each round starts from the seeds alone: accepted mutations pile up, and
+                # every example snapshots the whole store.
+                empty_store(app)
+                for seed in seeds:
+                    app.test_client().post("/v1/dumps", json=seed)
+
                 @settings(max_examples=size, **common)
                 @given(mutated_dumps(seeds, kinds))
                 def posted(body: bytes) -> None:
