@@ -91,3 +91,17 @@ def test_the_filter_rewrites_gunicorn_records_only() -> None:
                               ("1.2.3",), None)
     RedactingFilter().filter(other)
     assert other.getMessage() == "ingested 1.2.3"
+
+
+def test_both_log_formats_withhold_exception_messages() -> None:
+    from service.log_safety import SafeFormatter
+    from service.observability import JsonFormatter, logging_config
+
+    text_format = logging_config("INFO", "text")["formatters"]["main"]
+    assert text_format["()"] == "service.log_safety.SafeFormatter"
+    record = logging.LogRecord("service.x", logging.ERROR, __file__, 1, "failed", None,
+                               _raised(ValueError(f"bad value {NAME!r}")))
+    for formatter in (SafeFormatter("%(message)s"), JsonFormatter()):
+        written = formatter.format(record)
+        record.exc_text = None  # each formatter renders the traceback itself
+        assert "SUMBERG" not in written and "ValueError" in written
