@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Engine, and_, exists, func, or_, select
+from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from service.dicomweb import levels
@@ -57,6 +57,12 @@ def series_columns(dicom_json: bytes) -> dict[str, Any]:
 class Scope:
     study_uid: str | None = None
     series_uid: str | None = None
+
+
+# What the INTEGER columns series_number and instance_number bind on every back end
+# (PostgreSQL refuses 2**40 for one); the same bound as h10-ingest's
+# service.dicom.index_values.INT32, which replaces this line when both are merged.
+INT32 = (-(2**31), 2**31 - 1)
 
 
 @dataclass(slots=True)
@@ -112,17 +118,11 @@ def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
         return exists().where(and_(any_series.c.study_uid == studies.c.study_uid,
                                    any_series.c.modality.in_([t.text for t in flt.terms]))), True
     numbers = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
-    # Only what the column's type binds on every back end (PostgreSQL refuses 2**40 for an
-    # INTEGER column, drivers 2**63 for any); Python matches the rest over the stored JSON.
+    # The columns index IS's 32-bit range only (index_values): Python matches the rest.
     if key in numbers and kinds == {"number"} and all(
-            t.number.is_integer() and _fits(numbers[key], t.number) for t in flt.terms):
+            t.number.is_integer() and INT32[0] <= t.number <= INT32[1] for t in flt.terms):
         return numbers[key].in_([int(t.number) for t in flt.terms]), True
     return None, False
-
-
-def _fits(column: Any, number: float) -> bool:
-    bits = 64 if isinstance(column.type, BigInteger) else 32
-    return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1)
 
 
 def _order(level: str, scope: Scope) -> list:
