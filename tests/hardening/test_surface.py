@@ -71,9 +71,11 @@ def test_integers_within_64_bits_are_searched(hardened_app: Flask, values: dict,
 
 @pytest.mark.parametrize(("path", "said", "offered"), [
     ("/dicomweb/nothing", "'nothing' under /dicomweb", "studies"),
-    ("/dicomweb/studies/{study}/thumbnail", "'thumbnail' under /dicomweb/studies/{{study}}",
+    ("/dicomweb/studies/{study}/nothing", "'nothing' under /dicomweb/studies/{{study}}",
      "metadata"),
-    ("/dicomweb/studies/{study}", "/dicomweb/studies/{{study}} is not a resource", "series"),
+    ("/dicomweb/studies/{study}/series/{series}/instances/{instance}/frames",
+     "/frames is not a resource of this service; below it there is: {{frame_list}}",
+     "{frame_list}"),
     ("/dicomweb/workitems", "UPS-RS", "studies"),
     ("/dicomweb/studies/", "no trailing slash", None),
     ("/v1/nothing", "'nothing' under /v1", "dumps"),
