@@ -155,10 +155,7 @@ def _mutate_tree(draw: st.DrawFn, dump: list[Any]) -> None:
             dump[index] = draw(JSON_VALUES)
 
 
-# "surrogate" (an escaped lone surrogate in a value or key) still answers 500 inside
-# service/dicom/json_model.py, which branch h10-ingest is rewriting to refuse it (issue #10
-# §2): add it here once that is merged (long_run.py --surrogates tries it today).
-BYTE_MUTATIONS = ["truncate", "splice", "replace_byte", "wrap"]
+BYTE_MUTATIONS = ["truncate", "splice", "replace_byte", "wrap", "surrogate"]
 
 
 def _mutate_bytes(draw: st.DrawFn, body: bytes, kinds: Sequence[str]) -> bytes:
@@ -169,8 +166,12 @@ def _mutate_bytes(draw: st.DrawFn, body: bytes, kinds: Sequence[str]) -> bytes:
     if how == "splice":
         return body[:at] + draw(st.binary(max_size=16)) + body[at:]
     if how == "surrogate":  # "\ud800" escaped: valid JSON text, no valid string
-        quote_at = body.find(b'"', at)
-        return body if quote_at < 0 else body[:quote_at + 1] + b"\\ud800" + body[quote_at + 1:]
+        opening = draw(st.sampled_from([b'["', b'{"', b',"']))  # in a value or a key
+        found = body.find(opening, at)
+        if found < 0:
+            return body
+        return body[:found + 2] + draw(st.sampled_from([b"\\ud800", b"\\udfff"])) \
+            + body[found + 2:]
     if how == "replace_byte" and body:
         return body[:at] + bytes([draw(st.integers(0, 255))]) + body[at + 1:]
     depth = draw(st.integers(1, 12))  # a dump inside arrays or objects

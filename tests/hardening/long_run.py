@@ -33,7 +33,6 @@ from service.store.schema import metadata
 from tests.conftest import _fresh_schema
 from tests.hardening.conftest import route_values, study_dump_of, study_of
 from tests.hardening.fuzzing import (
-    BYTE_MUTATIONS,
     DumpProperty,
     QueryProperty,
     mutated_dumps,
@@ -112,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get(
         "DICOM_RESOLVER_TEST_DATABASE_URL"), help="a PostgreSQL server (a fresh schema "
         "is made and dropped); default: $DICOM_RESOLVER_TEST_DATABASE_URL, else SQLite")
-    parser.add_argument("--surrogates", action="store_true",
-                        help="also splice escaped lone surrogates into dumps")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for failing examples (default: a new temporary one)")
     args = parser.parse_args(argv)
@@ -130,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "dumps"):
             seeds = seed_dumps(dump)
             posting = DumpProperty(app)
-            kinds = [*BYTE_MUTATIONS, *(["surrogate"] if args.surrogates else [])]
 
             def dump_round(size: int) -> None:
                 # Each round starts from the seeds alone: accepted mutations pile up, and
@@ -140,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                     app.test_client().post("/v1/dumps", json=seed)
 
                 @settings(max_examples=size, **common)
-                @given(mutated_dumps(seeds, kinds))
+                @given(mutated_dumps(seeds))
                 def posted(body: bytes) -> None:
                     try:
                         posting.check(body)
