@@ -16,6 +16,7 @@ _own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dicom-resolver-metrics-")
 
+from service import gunicorn_errors  # noqa: E402
 from service.observability import logging_config  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -44,7 +45,12 @@ keepalive = 75
 max_requests = 5000
 max_requests_jitter = 500
 # Request line and header limits: DICOMweb query strings can be long, not unbounded.
+# gunicorn refuses what exceeds them itself (414, 431) before the app runs; install()
+# makes those answers problem+json like every other error (service/gunicorn_errors.py).
 limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+gunicorn_errors.install()
 # Logs: JSON lines on stderr (service.observability), the access log without the query
 # string, where patient names and IDs travel.
 accesslog = "-"

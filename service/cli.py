@@ -192,7 +192,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace, out: IO[str]) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from service.ingest import ingest_bytes
+    from service.log_safety import exception_summary
     from service.problems import ServiceError
 
     settings = _settings(args)
@@ -215,6 +218,13 @@ def cmd_ingest(args: argparse.Namespace, out: IO[str]) -> int:
                 progress.clear()
                 failed += 1
                 print_problem(f"{path}: {exc.detail}", exc.errors, sys.stderr)
+                continue
+            except SQLAlchemyError as exc:
+                # Its message may quote the row (patient data): the type and SQLSTATE only.
+                progress.clear()
+                failed += 1
+                print_problem(f"{path}: the store failed ({exception_summary(exc)}); "
+                              "nothing was stored", None, sys.stderr)
                 continue
             progress.clear()
             warnings = result["warnings"]

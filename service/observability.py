@@ -33,6 +33,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from service.log_safety import safe_traceback
+
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -214,7 +216,8 @@ def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.requests.labels(method, route, str(response.status_code)).inc()
     metrics.latency.labels(method, route).observe(elapsed)
-    if rule is not None and rule.endpoint == "dumps.post_dump":
+    # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON.
+    if rule is not None and rule.endpoint == "dumps.post_dump" and request.method == "POST":
         _count_ingest(metrics, response)
     return response
 
@@ -281,20 +284,25 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def,override]  # noqa: N802
+        return safe_traceback(ei)  # frames and types: messages may quote patient data
+
 
 def logging_config(level: str, log_format: str) -> dict[str, Any]:
     """A logging.config.dictConfig for gunicorn (its logconfig_dict): one stderr handler
     for the service's, gunicorn's and every other logger, JSON or plain text."""
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"} if log_format == "json" else
-        {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"})
+        {"()": "service.log_safety.SafeFormatter",
+         "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"})
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-               "formatter": "main", "filters": ["request_id"]}
+               "formatter": "main", "filters": ["request_id", "redact"]}
     quiet = {"handlers": ["stderr"], "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"},
+                    "redact": {"()": "service.log_safety.RedactingFilter"}},
         "formatters": {"main": formatter},
         "handlers": {"stderr": handler},
         "loggers": {

@@ -145,10 +145,29 @@ class ServiceUnavailable(ServiceError):
 
 def problem_response(status: int, body: dict[str, Any],
                      headers: dict[str, str] | None = None) -> Response:
-    response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    response = Response(_problem_json(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _problem_json(body: Any) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        # A lone surrogate the request carried ("\ud800" escaped in a key the problem
+        # names) is no UTF-8: show it escaped rather than fail the answer.
+        return orjson.dumps(_without_surrogates(body))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_surrogates(item) for item in value]
+    return value
 
 
 def init_app(app: Flask) -> None:

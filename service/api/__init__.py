@@ -38,3 +38,6 @@ def register_blueprints(app: Flask) -> None:
     from service import explorer  # the built-in web page at / (static files, no API of its own)
 
     app.register_blueprint(explorer.blueprint)
+    from service.api import unrouted  # after every route: it reads the whole url_map
+
+    unrouted.init_app(app)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,11 +26,19 @@ from service.dicomweb import levels, values
 PARAMETERS = frozenset({"includefield", "fuzzymatching", "emptyvaluematching",
                         "multiplevaluematching", "limit", "offset"})
 NUMERIC_VRS = frozenset({"IS", "DS", "US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+INTEGER_VRS = frozenset({"IS", "US", "SS", "UL", "SL", "UV", "SV"})
+# What an integer matching value, limit or offset may be: what both SQL back ends bind
+# (SQLite INTEGER and PostgreSQL bigint are signed 64-bit). Beyond it is a 400, not an
+# OverflowError in the driver.
+INTEGER_LOW, INTEGER_HIGH = -(2**63), 2**63 - 1
+# limit and offset: the bound /v1 uses (service.api.params.page).
+PAGE_HIGH = 2**31 - 1
 STRING_VRS = frozenset({"AE", "AS", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT", "UN"})
 # Date and time attributes that combine into one datetime range (PS3.4 C.2.2.2.5.1).
 DATE_TIME_PAIRS = (("00080020", "00080030"), ("00080021", "00080031"),
                    ("00400244", "00400245"))
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_INTEGER_TEXT = re.compile(r"^[+-]?[0-9]+$")
 
 
 class QueryError(ValueError):
@@ -117,13 +126,32 @@ def _boolean(name: str, raw: str) -> bool:
     raise QueryError(name, f"{name} must be true or false")
 
 
-def _integer(name: str, raw: str, low: int) -> int:
+def _integer(name: str, raw: str, low: int, high: int = PAGE_HIGH) -> int:
     try:
         number = int(raw.strip())
     except ValueError:
         raise QueryError(name, f"{name} must be an integer") from None
-    if number < low:
-        raise QueryError(name, f"{name} must be at least {low}")
+    if not low <= number <= high:
+        raise QueryError(name, f"{name} must be between {low} and {high}")
+    return number
+
+
+def _number(name: str, vr: str, item: str) -> float:
+    """One numeric matching value: finite, and for an integer VR within 64 bits."""
+    try:
+        number = float(item)
+    except ValueError:
+        raise QueryError(name, f"{name} must be a number or a comma list of "
+                               "numbers") from None
+    if not math.isfinite(number):
+        raise QueryError(name, f"{name} must be a finite number")
+    if vr in INTEGER_VRS:
+        # Exactly when written as an integer (a float rounds 2**63 + 1 to 2**63), else
+        # ("1e30") as the float it is.
+        exact = int(item) if _INTEGER_TEXT.match(item) else number
+        if not INTEGER_LOW <= exact <= INTEGER_HIGH:
+            raise QueryError(name, f"{name} ({vr}) must be between {INTEGER_LOW} and "
+                                   f"{INTEGER_HIGH}")
     return number
 
 
@@ -152,14 +180,8 @@ def _terms(name: str, vr: str, raw: str) -> list[Term]:
             raise QueryError(name, f"{name}: the range starts after it ends")
         return [Term("range", "range" if bounds[2] else "", low=bounds[0], high=bounds[1])]
     if vr in NUMERIC_VRS:
-        terms = []
-        for item in (part.strip() for part in text.split(",")):
-            try:
-                terms.append(Term("number", item, number=float(item)))
-            except ValueError:
-                raise QueryError(name, f"{name} must be a number or a comma list of "
-                                       "numbers") from None
-        return terms
+        return [Term("number", item, number=_number(name, vr, item))
+                for item in (part.strip() for part in text.split(","))]
     items = [part.strip() for part in text.split(",")] if vr == "CS" else [text]
     return [Term("wildcard" if "*" in item or "?" in item else "exact", item)
             for item in items if item]

@@ -60,6 +60,12 @@ class Scope:
     series_uid: str | None = None
 
 
+# What the INTEGER columns series_number and instance_number bind on every back end
+# (PostgreSQL refuses 2**40 for one); the same bound as h10-ingest's
+# service.dicom.index_values.INT32, which replaces this line when both are merged.
+INT32 = (-(2**31), 2**31 - 1)
+
+
 @dataclass(slots=True)
 class Candidates:
     rows: Sequence[Any]
@@ -115,8 +121,11 @@ def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
             parts.append(studies.c.study_date <= term.high[:8])
         return and_(*parts), flt.time_key is None and len(flt.terms) == 1
     if key == levels.MODALITIES_IN_STUDY and kinds == {"exact"}:
-        return exists().where(and_(series.c.study_uid == studies.c.study_uid,
-                                   series.c.modality.in_([t.text for t in flt.terms]))), True
+        # An alias: in a series or instance search `series` is already in the outer query,
+        # and the subquery would correlate it away (no FROM left: a 500).
+        any_series = series.alias("any_series_of_study")
+        return exists().where(and_(any_series.c.study_uid == studies.c.study_uid,
+                                   any_series.c.modality.in_([t.text for t in flt.terms]))), True
     numbers = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
     # The columns index IS's 32-bit range only (index_values): Python matches the rest.
     if key in numbers and kinds == {"number"} and all(
