@@ -60,12 +60,6 @@ class Scope:
     series_uid: str | None = None
 
 
-# What the INTEGER columns series_number and instance_number bind on every back end
-# (PostgreSQL refuses 2**40 for one); the same bound as h10-ingest's
-# service.dicom.index_values.INT32, which replaces this line when both are merged.
-INT32 = (-(2**31), 2**31 - 1)
-
-
 @dataclass(slots=True)
 class Candidates:
     rows: Sequence[Any]
