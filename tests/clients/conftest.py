@@ -13,8 +13,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -26,13 +27,30 @@ from tests.support.emulated import close_app, emulated_app, emulator_credentials
 from tests.support.net import serving
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request a client made to the service, and the answer's status and type."""
+
+    method: str
+    path: str  # with the query string
+    accept: str
+    status: int
+    content_type: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [Accept: {self.accept}] → {self.status} " \
+               f"{self.content_type}"
+
+
 @dataclass
 class Service:
-    """The running service: its root URL, its app, and the example files it stands for."""
+    """The running service: its root URL, its app, the example files it stands for, and
+    every request it answered (recorded by a WSGI wrapper, for assertions and reports)."""
 
     url: str
     app: Flask
     files: dict[str, Path]  # SOP Instance UID → the emulator's .dcm file
+    exchanges: list[Exchange] = field(default_factory=list)
 
     def originals(self) -> dict[str, pydicom.Dataset]:
         return {uid: pydicom.dcmread(path) for uid, path in self.files.items()}
@@ -46,6 +64,25 @@ class ExampleStudy:
     ct: tuple[str, ...]  # SOP Instance UIDs
     sr: tuple[str, ...]
     report_text: tuple[str, ...]  # the TextValues of the SR's content tree
+
+
+def record_exchanges(app: Flask, exchanges: list[Exchange]) -> None:
+    """Wrap the app so that each request and its answer's status land in `exchanges`."""
+    inner = app.wsgi_app
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            query = environ.get("QUERY_STRING")
+            exchanges.append(Exchange(
+                environ["REQUEST_METHOD"],
+                environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
+                environ.get("HTTP_ACCEPT", ""), int(status.split()[0]),
+                next((v for k, v in headers if k.lower() == "content-type"), "")))
+            return start_response(status, headers, *args)
+
+        return inner(environ, start)
+
+    app.wsgi_app = recording  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +138,10 @@ def start_service(demo: DemoHandle, database_url: str, example_files: dict[str, 
                                fast_retries=False)
             started.callback(close_app, app)
             demo.ingest(app.extensions["engine"])
+            exchanges: list[Exchange] = []
+            record_exchanges(app, exchanges)
             server = started.enter_context(serving(app, name="clients-test-service"))
-            return Service(f"http://127.0.0.1:{server.server_port}", app, example_files)
+            return Service(f"http://127.0.0.1:{server.server_port}", app, example_files,
+                           exchanges)
 
         yield start
