@@ -60,6 +60,29 @@ class DemoHandle:
         self.stop()
 
 
+def service_url(bind: str) -> str:
+    """`host:port` as gunicorn binds it → the URL a browser on this machine opens."""
+    host, _, port = bind.rpartition(":")
+    if host in ("0.0.0.0", "", "[::]"):  # every interface: loopback is one of them
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def ready_banner(url: str, ingested: Mapping[str, Any]) -> str:
+    """What the console says once the demo store is ready: where to go, and the one
+    setting a browser viewer (OHIF) on another origin needs."""
+    study = (ingested.get("studies") or ["the example study"])[0]
+    return (
+        f"The example study (1 SR report + 24 CT slices, StudyInstanceUID {study}) is already\n"
+        "ingested: nothing to POST.\n"
+        f"  service     {url}\n"
+        f"  explorer    {url}/\n"
+        f"  DICOMweb    {url}/dicomweb   (QIDO-RS, WADO-RS, thumbnails)\n"
+        "CORS is closed by default. To let a viewer on another origin (OHIF on\n"
+        "http://localhost:3000, say) read the DICOMweb API, start with:\n"
+        "  DICOM_RESOLVER_DICOMWEB_CORS_ORIGINS=http://localhost:3000 make run\n\n")
+
+
 def needs_demo(environ: Mapping[str, str], home: Path | None = None) -> bool:
     """True when neither credentials nor an API root are configured (nor a gcloud ADC file)."""
     if environ.get(CREDENTIALS_VARIABLE) or environ.get(API_ROOT_VARIABLE):

@@ -99,9 +99,10 @@ def gunicorn_options(settings: Settings, flags: ServeFlags,
     return options
 
 
-def _start_demo(settings: Settings, workdir: Path) -> tuple[Settings, Any]:
-    """Demo mode: the Healthcare API stand-in on loopback with the example study, ingested."""
-    from service.demo import start_demo
+def _start_demo(settings: Settings, workdir: Path, bind: str) -> tuple[Settings, Any]:
+    """Demo mode: the Healthcare API stand-in on loopback with the example study, ingested;
+    the console says where the service, the explorer and DICOMweb are, and how to open CORS."""
+    from service.demo import ready_banner, service_url, start_demo
 
     handle = start_demo(settings, workdir, out=sys.stderr)
     # google-auth finds credentials through the environment; the workers inherit it.
@@ -109,9 +110,11 @@ def _start_demo(settings: Settings, workdir: Path) -> tuple[Settings, Any]:
     settings = dataclasses.replace(settings, **handle.settings_overrides)
     engine = open_store(settings.database_url)
     try:
-        handle.ingest(engine)
+        ingested = handle.ingest(engine)
     finally:
         engine.dispose()
+    sys.stderr.write(ready_banner(service_url(bind), ingested))
+    sys.stderr.flush()
     return settings, handle
 
 
@@ -142,7 +145,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     demo = None
     master_pid = os.getpid()
     if demo_workdir is not None:
-        settings, demo = _start_demo(settings, demo_workdir)
+        settings, demo = _start_demo(settings, demo_workdir, binds[0])
 
     class Server(BaseApplication):
         def load_config(self) -> None:

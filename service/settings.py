@@ -74,8 +74,12 @@ class Settings:
     dicomweb_metadata_cache_bytes: int = 64 * 1024 * 1024
     # Slices of a series volume fetched at once (and held in memory while streaming).
     volume_fetch_concurrency: int = 16
+    # Instances of a WADO-RS study/series retrieve fetched at once (and held while streaming).
+    retrieve_fetch_concurrency: int = 8
     # Public root URL of the service for RetrieveURL and BulkDataURIs (default: the request's).
     public_base_url: str | None = None
+    # Build those URLs from X-Forwarded-Proto/Host/Port (only behind a proxy that sets them).
+    trust_forwarded_headers: bool = False
 
     @classmethod
     def load(

@@ -9,7 +9,6 @@ child processes given the URL see the same schema).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from sqlalchemy import Engine, select
 from service import create_app
 from service.settings import Settings
 from service.store.schema import metadata
+from tests.support.database import fresh_schema as _fresh_schema
 
 TEST_DATABASE_VARIABLE = "DICOM_RESOLVER_TEST_DATABASE_URL"
 NO_POSTGRES = (f"PostgreSQL tests need {TEST_DATABASE_VARIABLE}, e.g. "
@@ -44,24 +44,6 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield from _fresh_schema(server_url)
     else:
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-
-
-def _fresh_schema(server_url: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(server_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            # A connection the test leaked must not hang the suite: fail after 10 s.
-            connection.exec_driver_sql("SET lock_timeout = '10s'")
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ NATIVE_TRANSFER_SYNTAXES = frozenset({
     "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
 })
 BULKDATA_ACCEPT = "application/octet-stream; transfer-syntax=*"
+DICOM = "application/dicom"
 _MAX_REDIRECTS = 3
 
 
@@ -60,6 +61,14 @@ class PixelPayload:
     transfer_syntax_uid: str | None
     content_type: str
     frames: list[bytes] | None = None
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """A Part 10 object as the instance retrieve sent it, and its transfer syntax if said."""
+
+    data: bytes
+    transfer_syntax_uid: str | None
 
 
 def is_compressed(transfer_syntax: str | None) -> bool:
@@ -188,6 +197,42 @@ class BulkDataClient:
             data=frame_bytes[0] if len(frame_bytes) == 1 else b"".join(frame_bytes),
             transfer_syntax_uid=None if syntax == "*" else syntax,
             content_type=parts[0].content_type, frames=frame_bytes)
+
+    def fetch_instance(self, instance_url: str, *, sop_uid: str,
+                       transfer_syntax: str = "*") -> StoredInstance:
+        """The Part 10 object itself, through Google's instance retrieve (single part
+        `application/dicom`; a multipart answer is read too). Not cached: an instance is
+        streamed on, and would only push pixel payloads out of the cache."""
+        check_uri(instance_url, self._settings.bulkdata_allowed_hosts)
+        accept = f"{DICOM}; transfer-syntax={transfer_syntax}"
+        response = self._get(instance_url, {"Accept": accept}, f"instance {sop_uid}")
+        content_type = response.headers.get("Content-Type", "")
+        media_type, params = parse_media_type(content_type)
+        if media_type == "multipart/related":
+            parts = self._parts(response)
+            if len(parts) != 1:
+                raise UpstreamError(f"The instance retrieve of {sop_uid} sent {len(parts)} parts, "
+                                    "not one.", upstream_status=response.status_code)
+            data: bytes | memoryview = parts[0].body
+            media_type, params = parse_media_type(parts[0].content_type)
+        else:
+            data = response.content
+        if media_type != DICOM:
+            raise UpstreamError(
+                f"The instance retrieve of {sop_uid} answered {media_type or 'no content type'!r}, "
+                f"expected {DICOM}.", upstream_status=response.status_code)
+        syntax = params.get("transfer-syntax")
+        return StoredInstance(bytes(data), None if not syntax or syntax == "*" else syntax)
+
+    def fetch_bulk_value(self, uri: str, *, sop_uid: str,
+                         stored_transfer_syntax: str | None = None) -> bytes:
+        """The stored bytes behind any BulkDataURI of an instance (shares the payload cache
+        with fetch_pixel_data: Pixel Data fetched for frames is not fetched again)."""
+        check_uri(uri, self._settings.bulkdata_allowed_hosts)
+        payload = self.cache.get_or_fetch(
+            (uri, stored_transfer_syntax or "*"),
+            lambda: self._fetch_bulkdata(uri, stored_transfer_syntax, sop_uid))
+        return bytes(payload.data)
 
     def derive_instance_url(self, instance_uri_hint: str | None, study_uid: str,
                             series_uid: str, sop_uid: str) -> str:

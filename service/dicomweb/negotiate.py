@@ -43,9 +43,10 @@ class MediaRange:
 class FrameChoice:
     """How to answer: decoded Explicit VR LE (stored=False), or the stored bytes."""
 
-    part_type: str  # media type of each part
+    part_type: str  # media type of each part (of the whole body when single)
     transfer_syntax: str
     stored: bool
+    single: bool = False  # one frame as the whole body, not multipart (PS3.18 §8.7.3.3.2)
 
 
 def parse_accept(header: str | None) -> list[MediaRange]:
@@ -84,15 +85,27 @@ def _split(text: str, separator: str) -> list[str]:
 
 
 def choose_frames(header: str | None, stored_syntax: str, *,
-                  stored_available: bool = True) -> FrameChoice:
-    """The representation of frames for `header`; NotAcceptableError when none fits."""
+                  stored_available: bool = True, single_frame: bool = False) -> FrameChoice:
+    """The representation of frames for `header`; NotAcceptableError when none fits.
+
+    A request for one frame may also be answered single part: `application/octet-stream`
+    (decoded, or as stored with transfer-syntax=*), or the image media type of the stored
+    compressed syntax (image/jpeg, image/jp2, image/jls, …) with transfer-syntax absent or *.
+    """
     decoded = FrameChoice(OCTET_STREAM, EXPLICIT_VR_LITTLE_ENDIAN, False)
     native = stored_syntax in (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
+    image_type = IMAGE_MEDIA_TYPES.get(stored_syntax)
     for accepted in parse_accept(header):
         if accepted.quality <= 0:
             continue
         if accepted.media_type == "*/*":
             return decoded
+        if single_frame and accepted.media_type != "multipart/related":
+            single = _single_frame(accepted, stored_syntax, native,
+                                   stored_available and image_type is not None, image_type)
+            if single is not None:
+                return single
+            continue
         if accepted.media_type != "multipart/related":
             continue
         part_type = accepted.params.get("type", "*/*").lower()
@@ -105,7 +118,6 @@ def choose_frames(header: str | None, stored_syntax: str, *,
                 return decoded
             if stored_available:
                 return FrameChoice(OCTET_STREAM, stored_syntax, True)
-        image_type = IMAGE_MEDIA_TYPES.get(stored_syntax)
         if image_type and stored_available and (part_type == image_type or (
                 part_type == "image/*" and syntax in (None, "*", stored_syntax))) \
                 and syntax in (None, "*", stored_syntax):
@@ -115,7 +127,55 @@ def choose_frames(header: str | None, stored_syntax: str, *,
     if not native and stored_available:
         available.append(f'multipart/related; type="{OCTET_STREAM}"; transfer-syntax='
                          f"{stored_syntax}")
+        if image_type:
+            available.append(f'multipart/related; type="{image_type}"')
+    if single_frame:
+        available.append(OCTET_STREAM)
+        if not native and stored_available and image_type:
+            available.append(image_type)
     raise NotAcceptableError("; or ".join(available))
+
+
+def _single_frame(accepted: MediaRange, stored_syntax: str, native: bool,
+                  compressed_available: bool, image_type: str | None) -> FrameChoice | None:
+    syntax = accepted.params.get("transfer-syntax")
+    if accepted.media_type == OCTET_STREAM:
+        if syntax in (None, EXPLICIT_VR_LITTLE_ENDIAN) or (native and syntax in (
+                "*", stored_syntax)):
+            return FrameChoice(OCTET_STREAM, EXPLICIT_VR_LITTLE_ENDIAN, False, single=True)
+        if compressed_available and syntax in ("*", stored_syntax):
+            return FrameChoice(OCTET_STREAM, stored_syntax, True, single=True)
+        return None
+    if compressed_available and image_type and accepted.media_type in (image_type, "image/*") \
+            and syntax in (None, "*", stored_syntax):
+        return FrameChoice(image_type, stored_syntax, True, single=True)
+    return None
+
+
+DICOM = "application/dicom"
+# What a study, series or instance can be sent as (PS3.18 §10.4.1.1.1, Table 8.7.3-5).
+INSTANCE_REPRESENTATIONS = (
+    f'multipart/related; type="{DICOM}"; transfer-syntax=*',
+    f'multipart/related; type="{DICOM}"; transfer-syntax={EXPLICIT_VR_LITTLE_ENDIAN}',
+)
+
+
+def choose_instances(header: str | None) -> str:
+    """The transfer syntax to send Part 10 instances in: "*" (as stored) or Explicit VR
+    Little Endian, the default (PS3.18 §8.7.3.5.2); NotAcceptableError otherwise."""
+    for accepted in parse_accept(header):
+        if accepted.quality <= 0:
+            continue
+        if accepted.media_type in ("*/*", "multipart/*"):
+            return EXPLICIT_VR_LITTLE_ENDIAN
+        if accepted.media_type != "multipart/related":
+            continue
+        if accepted.params.get("type", DICOM).lower() not in (DICOM, "application/*", "*/*"):
+            continue
+        syntax = accepted.params.get("transfer-syntax", EXPLICIT_VR_LITTLE_ENDIAN)
+        if syntax in ("*", EXPLICIT_VR_LITTLE_ENDIAN):
+            return syntax
+    raise NotAcceptableError("; or ".join(INSTANCE_REPRESENTATIONS))
 
 
 def choose_bulkdata(header: str | None) -> bool:

@@ -52,3 +52,52 @@ def bulkdata_path_of(uri: str) -> str | None:
     """The `{path}` after "/bulkdata/" of a BulkDataURI ("7FE00010", "00540016/0/…")."""
     head, sep, tail = uri.partition("/bulkdata/")
     return tail if sep and head else None
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+# A host, an IPv4 address or a bracketed IPv6 address, optionally with a port: nothing that
+# could break out of a URL (or of the JSON string the URL is written into).
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                   r"(?::[0-9]{1,5})?$")
+
+
+class HostError(ValueError):
+    """The Host (or a trusted X-Forwarded-*) header cannot name this service."""
+
+
+def service_root(*, public_base_url: str | None, trust_forwarded: bool, scheme: str,
+                 host: str, server_port: str | None, headers: dict[str, str]) -> str:
+    """The service's root URL as the client reaches it (no trailing slash).
+
+    PUBLIC_BASE_URL wins. Behind a trusted proxy, X-Forwarded-Proto/Host/Port say how the
+    client reached it (first value of each list). Otherwise the request's own scheme and
+    Host, with the port the server listens on added when Host has none: dicomweb-client
+    and others send `Host: 127.0.0.1` for `http://127.0.0.1:8080` (RFC 9110 would
+    allow dropping only the default port), and a URI without the port leads to port 80.
+    """
+    if public_base_url:
+        return public_base_url.rstrip("/")
+    port: str | None = server_port
+    if trust_forwarded:
+        scheme = _first(headers.get("X-Forwarded-Proto")) or scheme
+        forwarded_host = _first(headers.get("X-Forwarded-Host"))
+        if forwarded_host:
+            host, port = forwarded_host, None
+        port = _first(headers.get("X-Forwarded-Port")) or port
+    scheme = scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise HostError(f"the scheme {scheme[:20]!r} is not http or https")
+    if not _HOST.match(host or ""):
+        raise HostError("the Host header is not a host name or address with an optional port")
+    has_port = host.rsplit("]", 1)[-1].count(":") == 1 if host.startswith("[") \
+        else ":" in host
+    if not has_port and port and port.isdigit() and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def _first(value: str | None) -> str | None:
+    """The first (client-side) value of a comma-separated X-Forwarded-* header."""
+    if not value:
+        return None
+    return value.split(",", 1)[0].strip() or None

@@ -5,6 +5,7 @@ Routes (as on healthcare.googleapis.com):
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/bulkdata/{tag}
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/frames/{n[,m…]}
   GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}/metadata
+  GET  /v1/{store}/dicomWeb/studies/{st}/series/{se}/instances/{sop}   (the Part 10 object)
 Faults injected through `FaultPlan` replace or alter answers, to test clients.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from service.dicom import part10
 from service.emulator import dicomstore, wire
 from service.emulator.dicomstore import DicomFolder, InstanceKey
 from service.emulator.faults import Fault, FaultPlan
@@ -32,8 +34,8 @@ GOOGLE_ROOT = "https://healthcare.googleapis.com"
 _ROUTE = re.compile(
     r"^/v1/(?P<store>projects/[^/]+/locations/[^/]+/datasets/[^/]+/dicomStores/[^/]+)"
     r"/dicomWeb/studies/(?P<study>[^/]+)/series/(?P<series>[^/]+)/instances/(?P<sop>[^/]+)"
-    r"/(?:bulkdata/(?P<tag>[0-9A-Fa-f]{8})|frames/(?P<frames>[0-9]+(?:,[0-9]+)*)|"
-    r"(?P<metadata>metadata))$")
+    r"(?:/bulkdata/(?P<tag>[0-9A-Fa-f]{8})|/frames/(?P<frames>[0-9]+(?:,[0-9]+)*)|"
+    r"/(?P<metadata>metadata))?$")
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class EmulatorApp:
             return _error(403, "Permission 'healthcare.dicomStores.dicomWebRead' denied on "
                                f"resource '{match['store']}' (or it may not exist).")
         key = InstanceKey(match["study"], match["series"], match["sop"])
+        if not (match["tag"] or match["frames"] or match["metadata"]):
+            return self._instance(request, key, request.path)
         ds = self.folder.read(key)
         if ds is None:
             return _error(404, "Instance not found.")
@@ -201,6 +205,42 @@ class EmulatorApp:
         return _error(406, 'The frames route answers multipart/related; type='
                            '"application/octet-stream" with transfer-syntax=* or '
                            "1.2.840.10008.1.2.1 only.")
+
+    def _instance(self, request: Request, key: InstanceKey, location: str) -> Response:
+        """Google's instance retrieve: the stored file for transfer-syntax=* (or the stored
+        syntax), Explicit VR Little Endian by default; single part `application/dicom` (a
+        Google convenience) or multipart/related; type="application/dicom"."""
+        data = self.folder.file_bytes(key)
+        if data is None:
+            return _error(404, "Instance not found.")
+        stored = part10.stored_transfer_syntax(data) or dicomstore.IMPLICIT_VR_LITTLE_ENDIAN
+        for media, params in wire.parse_accept(request.headers.get("Accept")):
+            single = media == "application/dicom"
+            if not single and not (media in ("multipart/related", "multipart/*", "*/*") and
+                                   params.get("type", "application/dicom") == "application/dicom"):
+                continue
+            syntax = params.get("transfer-syntax", dicomstore.EXPLICIT_VR_LITTLE_ENDIAN)
+            if syntax in ("*", stored):
+                body, answered = data, stored
+            elif syntax == dicomstore.EXPLICIT_VR_LITTLE_ENDIAN:
+                try:
+                    body = part10.explicit_little_endian_bytes(data)
+                except part10.Part10Error as exc:
+                    log.warning("cannot transcode %s: %s", stored, type(exc).__name__)
+                    return _error(406, f"Cannot transcode {stored} to {syntax}.")
+                answered = syntax
+            else:
+                continue
+            content_type = f"application/dicom; transfer-syntax={answered}"
+            if single:
+                return Response(body, content_type=content_type)
+            boundary = wire.new_boundary()
+            return Response(wire.encode_multipart([(body, content_type, location)], boundary),
+                            content_type=f'multipart/related; type="application/dicom"; '
+                                         f"boundary={boundary}")
+        return _error(406, 'The instance route answers application/dicom or multipart/related; '
+                           'type="application/dicom" with transfer-syntax=* or '
+                           "1.2.840.10008.1.2.1 only in this emulator.")
 
     def _fault_answer(self, fault: Fault) -> Response:
         status = fault.status or 500

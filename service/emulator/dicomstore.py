@@ -68,6 +68,11 @@ class DicomFolder:
         path = self._paths.get(key)
         return pydicom.dcmread(path) if path is not None else None
 
+    def file_bytes(self, key: InstanceKey) -> bytes | None:
+        """The stored file as it is on disk (what Google's instance retrieve sends for *)."""
+        path = self._paths.get(key)
+        return path.read_bytes() if path is not None else None
+
 
 def transfer_syntax(ds: pydicom.Dataset) -> str:
     meta = getattr(ds, "file_meta", None)

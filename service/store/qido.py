@@ -274,3 +274,27 @@ def instance_json(engine: Engine, study_uid: str, series_uid: str, sop_uid: str)
                 instances.c.sop_uid == sop_uid, instances.c.series_uid == series_uid,
                 instances.c.study_uid == study_uid)).scalar()
     return bytes(found) if found is not None else None
+
+
+# -- WADO-RS retrieve ----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class InstanceKey:
+    series_uid: str
+    sop_uid: str
+
+
+def instance_keys(engine: Engine, study_uid: str, series_uid: str | None = None,
+                  sop_uid: str | None = None, *, images_only: bool = False) -> list[InstanceKey]:
+    """The instances of a study, series or instance, in the stable order of read_metadata,
+    without their JSON (a retrieve reads each instance's JSON when it fetches it);
+    `images_only`: those with Pixel Data."""
+    where = _metadata_where(study_uid, series_uid, sop_uid)
+    if images_only:
+        where.append(instances.c.has_pixel_data.is_(True))
+    with engine.connect() as connection:
+        rows = connection.execute(select(
+            instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid)
+            .where(*where)).all()
+    rows.sort(key=_metadata_order)
+    return [InstanceKey(row.series_uid, row.sop_uid) for row in rows]

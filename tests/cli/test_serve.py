@@ -97,7 +97,11 @@ def test_serve_without_credentials_starts_demo_mode(tmp_path: Path) -> None:
         assert pixels.status_code == 200 and pixels.content.startswith(b"\x89PNG")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
-    assert "demo" in log_path.read_text().lower()
+    console = log_path.read_text()
+    assert "demo" in console.lower()
+    # Where to go, that nothing needs ingesting, and the one-liner that opens CORS.
+    assert f"{base}/dicomweb" in console and "already" in console and study in console
+    assert "DICOM_RESOLVER_DICOMWEB_CORS_ORIGINS=" in console
 
 
 def options(tmp_path: Path, **flags) -> dict:

@@ -3,6 +3,7 @@ Google-style errors, fault injection. Oracle: pydicom reading the same files."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -172,6 +173,47 @@ def test_frames_stored_and_transcoded(session, emulator, instances):
     [(part_headers, native)] = parts_of(decoded)
     assert native == ds.pixel_array.astype("<i2").tobytes()
     assert b"transfer-syntax=1.2.840.10008.1.2.1" in part_headers
+
+
+@pytest.mark.parametrize("accept", ["application/dicom; transfer-syntax=*",
+                                    'multipart/related; type="application/dicom"; '
+                                    "transfer-syntax=*"])
+def test_instance_retrieve_as_stored(session, emulator, instances, accept):
+    rle = instances["rle"]
+    answer = session.get(local(emulator, rle, ""), timeout=5, headers={"Accept": accept})
+    assert answer.status_code == 200
+    part_type = f"application/dicom; transfer-syntax={rle.transfer_syntax}"
+    if accept.startswith("multipart"):
+        [(headers, body)] = parts_of(answer)
+        assert f"Content-Type: {part_type}".encode() in headers
+    else:
+        assert answer.headers["Content-Type"] == part_type
+        body = answer.content
+    assert body == rle.path.read_bytes()
+
+
+@pytest.mark.parametrize("accept", [None, "application/dicom",
+                                    "application/dicom; transfer-syntax=1.2.840.10008.1.2.1"])
+def test_instance_retrieve_transcodes_to_explicit_little_endian(session, emulator, instances,
+                                                                accept):
+    rle = instances["rle"]
+    headers = {"Accept": accept} if accept else {}
+    answer = session.get(local(emulator, rle, ""), timeout=5, headers=headers)
+    body = parts_of(answer)[0][1] if accept is None else answer.content
+    got = pydicom.dcmread(io.BytesIO(body))
+    original = pydicom.dcmread(rle.path)
+    assert got.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert got.SOPInstanceUID == original.SOPInstanceUID
+    assert (got.pixel_array == original.pixel_array).all()
+
+
+def test_instance_retrieve_refuses_other_syntaxes(session, emulator, instances):
+    answer = session.get(local(emulator, instances["ct1"], ""), timeout=5, headers={
+        "Accept": "application/dicom; transfer-syntax=1.2.840.10008.1.2.4.50"})
+    assert answer.status_code == 406
+    assert answer.json()["error"]["status"] == "NOT_ACCEPTABLE"
+    missing = local(emulator, instances["ct1"], "").replace(instances["ct1"].sop_uid, "1.2.3")
+    assert session.get(missing, timeout=5).status_code == 404
 
 
 def test_multiframe_frames_and_range(session, emulator, instances):

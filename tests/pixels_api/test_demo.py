@@ -10,7 +10,7 @@ import pydicom
 import pytest
 
 from service import create_app
-from service.demo import needs_demo, start_demo
+from service.demo import needs_demo, ready_banner, service_url, start_demo
 from service.settings import Settings
 
 
@@ -68,3 +68,22 @@ def test_demo_serves_the_example_study(tmp_path: Path, monkeypatch):
     stamps = {path: path.stat().st_mtime_ns for path in files}
     with start_demo(settings, workdir, out=io.StringIO()):
         assert {path: path.stat().st_mtime_ns for path in files} == stamps
+
+
+@pytest.mark.parametrize(("bind", "url"), [
+    ("127.0.0.1:8080", "http://127.0.0.1:8080"), ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+    ("[::1]:8081", "http://[::1]:8081"), ("[::]:8082", "http://127.0.0.1:8082"),
+])
+def test_service_url_of_a_bind(bind: str, url: str) -> None:
+    assert service_url(bind) == url
+
+
+def test_ready_banner_says_where_to_go_and_how_to_open_cors() -> None:
+    from service.examples.shipped import load_example_dump
+
+    study = load_example_dump()[0]["0020000D"]["Value"][0]
+    banner = ready_banner("http://127.0.0.1:8123", {"studies": [study]})
+    assert "already" in banner and "ingested" in banner and study in banner
+    for line in ("http://127.0.0.1:8123/", "http://127.0.0.1:8123/dicomweb",
+                 "DICOM_RESOLVER_DICOMWEB_CORS_ORIGINS=http://localhost:3000 make run"):
+        assert line in banner

@@ -12,6 +12,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from service.api import settings
+from service.dicomweb.uris import HostError, service_root
+from service.problems import BadRequest
 
 blueprint = Blueprint("dicomweb", __name__, url_prefix="/dicomweb")
 
@@ -23,10 +25,20 @@ EXPOSED_HEADERS = "Warning, ETag, Content-Location, Content-Range, Content-Lengt
 
 
 def base_url() -> str:
-    """The service's root URL as the client sees it (no trailing slash): the configured
-    public URL (behind a proxy, or for clients that drop the port from Host, as
-    dicomweb-client does), else the request's own root."""
-    return (settings().public_base_url or request.url_root).rstrip("/")
+    """The service's root URL as the client sees it (no trailing slash), for RetrieveURLs and
+    BulkDataURIs: see service.dicomweb.uris.service_root; 400 for an unusable Host."""
+    config = settings()
+    try:
+        root = service_root(public_base_url=config.public_base_url,
+                            trust_forwarded=config.trust_forwarded_headers,
+                            scheme=request.scheme, host=request.host,
+                            server_port=request.environ.get("SERVER_PORT"),
+                            headers=dict(request.headers))
+    except HostError as exc:
+        raise BadRequest(f"{exc}; cannot build URLs back to this service.",
+                         parameter="Host") from exc
+    # A configured public URL is whole; a derived one gains the WSGI mount point.
+    return root if config.public_base_url else root + request.script_root
 
 
 @blueprint.after_request
@@ -50,4 +62,4 @@ def _cors(response: Response) -> Response:
     return response
 
 
-from service.api.dicomweb import rendered, retrieve, search  # noqa: E402,F401  (routes)
+from service.api.dicomweb import instances, rendered, retrieve, search  # noqa: E402,F401  (routes)

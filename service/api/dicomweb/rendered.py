@@ -1,100 +1,184 @@
-"""WADO-RS rendered: …/instances/{sop}/rendered and …/frames/{n}/rendered (PS3.18 §10.4.1.1.3).
+"""WADO-RS rendered images and thumbnails (PS3.18 §10.4.1.1.3, §10.7).
 
-image/jpeg (the default) or image/png, windowed like the pixel endpoint:
-`window=center,width[,linear]` (PS3.18 §8.3.5.1.3), else the instance's own
-window; `viewport=vw,vh` scales the image to fit, keeping its aspect;
-`quality=1..100` for JPEG.
+…/instances/{sop}/rendered, …/frames/{n}/rendered: the frame as image/jpeg (the
+default) or image/png. …/series/{s}/rendered and /studies/{st}/rendered: the
+representative (middle) image for a single-image media type, or every image
+(first frame each) as multipart/related; type="image/jpeg"|"image/png",
+streamed. …/thumbnail at study, series, instance and frame level: the
+representative image fitted into 128×128 unless `viewport` says otherwise.
+
+Parameters: `window=center,width[,linear]` (PS3.18 §8.3.5.1.3), else the
+instance's own window; `viewport=vw,vh` scales the image to fit, keeping its
+aspect; `quality=1..100` for JPEG; `accept=` instead of the Accept header
+(§8.3.3.1). The rendering itself is service.usecases.render.
 """
 
 from __future__ import annotations
 
-import io
+import logging
+from collections.abc import Iterator
 
-import numpy as np
 from flask import Response, request
-from PIL import Image
 
-from service.api import engine, params
+from service.api import engine, params, settings
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import reject_unknown
-from service.pixels.errors import WindowError
-from service.pixels.window import parse_window, window_to_uint8
-from service.pixelservice import PixelQuery, resolve_pixels
+from service.dicomweb import negotiate
+from service.dicomweb.multipart import new_boundary
 from service.problems import BadRequest, NotAcceptable
+from service.usecases.render import (
+    JPEG,
+    RENDERED_TYPES,
+    THUMBNAIL_SIZE,
+    FrameRef,
+    RenderOptions,
+    open_rendered,
+    parse_viewport,
+    render_frame,
+    render_representative,
+)
 
-JPEG, PNG = "image/jpeg", "image/png"
-PARAMETERS = frozenset({"window", "viewport", "quality", "annotation"})
+log = logging.getLogger(__name__)
 
+PARAMETERS = frozenset({"window", "viewport", "quality", "annotation", "accept"})
+MULTIPART_RENDERED = tuple(f'multipart/related; type="{media}"' for media in RENDERED_TYPES)
+
+
+# -- rendered -------------------------------------------------------------------------------
 
 @blueprint.get("/studies/<study>/series/<series>/instances/<instance>/rendered")
 def render_instance(study: str, series: str, instance: str) -> Response:
-    return _render(study, series, instance, 1)
+    return _frame(_ref(study, series, instance, 1), thumbnail=False)
 
 
 @blueprint.get("/studies/<study>/series/<series>/instances/<instance>/frames/<int:frame>/rendered")
-def render_frame(study: str, series: str, instance: str, frame: int) -> Response:
+def render_frame_view(study: str, series: str, instance: str, frame: int) -> Response:
+    return _frame(_ref(study, series, instance, frame), thumbnail=False)
+
+
+@blueprint.get("/studies/<study>/series/<series>/rendered")
+def render_series(study: str, series: str) -> Response:
+    return _many(params.uid(study, "study"), params.uid(series, "series"))
+
+
+@blueprint.get("/studies/<study>/rendered")
+def render_study(study: str) -> Response:
+    return _many(params.uid(study, "study"), None)
+
+
+# -- thumbnails -----------------------------------------------------------------------------
+
+@blueprint.get("/studies/<study>/thumbnail")
+def study_thumbnail(study: str) -> Response:
+    return _representative(params.uid(study, "study"), None, thumbnail=True)
+
+
+@blueprint.get("/studies/<study>/series/<series>/thumbnail")
+def series_thumbnail(study: str, series: str) -> Response:
+    return _representative(params.uid(study, "study"), params.uid(series, "series"),
+                           thumbnail=True)
+
+
+@blueprint.get("/studies/<study>/series/<series>/instances/<instance>/thumbnail")
+def instance_thumbnail(study: str, series: str, instance: str) -> Response:
+    return _frame(_ref(study, series, instance, 1), thumbnail=True)
+
+
+@blueprint.get("/studies/<study>/series/<series>/instances/<instance>/frames/<int:frame>/"
+               "thumbnail")
+def frame_thumbnail(study: str, series: str, instance: str, frame: int) -> Response:
+    return _frame(_ref(study, series, instance, frame), thumbnail=True)
+
+
+# -- shared ---------------------------------------------------------------------------------
+
+def _ref(study: str, series: str, instance: str, frame: int) -> FrameRef:
     if frame < 1:
         raise BadRequest("frame numbers start at 1", parameter="frame")
-    return _render(study, series, instance, frame)
+    return FrameRef(params.uid(study, "study"), params.uid(series, "series"),
+                    params.uid(instance, "instance"), frame)
 
 
-def _render(study: str, series: str, instance: str, frame: int) -> Response:
+def _options(media_type: str, *, thumbnail: bool) -> RenderOptions:
     reject_unknown(request.args, PARAMETERS)
-    media_type = _media_type()
-    quality = params.integer(request.args, "quality", 90, 1, 100)
-    query = PixelQuery(params.uid(study, "study"), params.uid(series, "series"),
-                       params.uid(instance, "instance"), (frame,))
-    pixels = resolve_pixels(engine(), bulkdata_client(), query)
-    values = pixels.values[0]
-    if pixels.description.samples_per_pixel == 1:
-        window = request.args.get("window")
-        if window is not None:
-            parts = [p.strip() for p in window.split(",")]
-            if len(parts) == 3 and parts[2].lower() not in ("linear", ""):
-                raise BadRequest("window function must be linear", parameter="window")
-            window = ",".join(parts[:2])
-        try:
-            center, width = parse_window(window, pixels.attributes, frame=frame)
-            image = window_to_uint8(
-                values, center, width,
-                photometric_interpretation=pixels.description.photometric_interpretation)
-        except WindowError as exc:
-            raise BadRequest(f"window: {exc}.", parameter="window") from exc
-    else:
-        image = np.clip(values, 0, 255).astype(np.uint8)
-    picture = Image.fromarray(image)
-    viewport = request.args.get("viewport")
-    if viewport:
-        picture = _fit(picture, viewport)
-    out = io.BytesIO()
-    if media_type == JPEG:
-        picture.save(out, format="JPEG", quality=quality)
-    else:
-        picture.save(out, format="PNG")
-    response = Response(out.getvalue(), mimetype=media_type)
+    viewport = parse_viewport(request.args.get("viewport"))
+    return RenderOptions(media_type, params.integer(request.args, "quality", 90, 1, 100),
+                         request.args.get("window"),
+                         viewport or (THUMBNAIL_SIZE if thumbnail else None))
+
+
+def _frame(ref: FrameRef, *, thumbnail: bool) -> Response:
+    media_type, _ = _media_type(multipart=False)
+    options = _options(media_type, thumbnail=thumbnail)
+    return _image(render_frame(engine(), bulkdata_client(), ref, options), media_type)
+
+
+def _representative(study_uid: str, series_uid: str | None, *, thumbnail: bool) -> Response:
+    media_type, _ = _media_type(multipart=False)
+    options = _options(media_type, thumbnail=thumbnail)
+    return _image(render_representative(engine(), bulkdata_client(), study_uid, series_uid,
+                                        options), media_type)
+
+
+def _many(study_uid: str, series_uid: str | None) -> Response:
+    media_type, multipart = _media_type(multipart=True)
+    if not multipart:
+        return _representative(study_uid, series_uid, thumbnail=False)
+    options = _options(media_type, thumbnail=False)
+    images = open_rendered(engine(), bulkdata_client(), study_uid, series_uid, options,
+                           window=settings().retrieve_fetch_concurrency)
+    boundary = new_boundary()
+    response = Response(_parts(images, boundary, media_type, series_uid or study_uid),
+                        direct_passthrough=True,
+                        content_type=f'multipart/related; type="{media_type}"; '
+                                     f"boundary={boundary}")
+    response.call_on_close(images.close)
+    return _private(response)
+
+
+def _parts(images: Iterator[bytes], boundary: str, media_type: str,
+           what: str) -> Iterator[bytes]:
+    marker = f"--{boundary}".encode()
+    try:
+        for image in images:
+            if marker in image:
+                raise RuntimeError("the multipart boundary occurs in a rendered image")
+            yield marker + f"\r\nContent-Type: {media_type}\r\n\r\n".encode() + image + b"\r\n"
+        yield marker + b"--\r\n"
+    except Exception:
+        log.error("rendered images of %s aborted mid-stream; the connection is closed", what)
+        raise
+
+
+def _image(body: bytes, media_type: str) -> Response:
+    return _private(Response(body, mimetype=media_type))
+
+
+def _private(response: Response) -> Response:
     response.headers["Cache-Control"] = "private, max-age=300"
     response.vary.add("Accept")
     return response
 
 
-def _media_type() -> str:
-    if not request.headers.get("Accept", "").strip():
-        return JPEG
-    best = request.accept_mimetypes.best_match([JPEG, PNG])
-    if best is None:
-        raise NotAcceptable("Rendered images are image/jpeg or image/png.",
-                            available=[JPEG, PNG])
-    return best
-
-
-def _fit(picture: Image.Image, viewport: str) -> Image.Image:
-    try:
-        width, height = (int(v) for v in viewport.split(",")[:2])
-    except ValueError:
-        raise BadRequest("viewport must be 'width,height'", parameter="viewport") from None
-    if not (1 <= width <= 4096 and 1 <= height <= 4096):
-        raise BadRequest("viewport sizes must be 1..4096", parameter="viewport")
-    fitted = picture.copy()
-    fitted.thumbnail((width, height), Image.Resampling.LANCZOS)
-    return fitted
+def _media_type(*, multipart: bool) -> tuple[str, bool]:
+    """(image media type, multipart?) from `accept=` or the Accept header; 406 naming what
+    is offered when nothing fits. No preference → image/jpeg, single part."""
+    header = request.args.get("accept") or request.headers.get("Accept", "")
+    if not header.strip():
+        return JPEG, False
+    for accepted in negotiate.parse_accept(header):
+        if accepted.quality <= 0:
+            continue
+        if accepted.media_type in RENDERED_TYPES:
+            return accepted.media_type, False
+        if accepted.media_type in ("image/*", "*/*"):
+            return JPEG, False
+        if multipart and accepted.media_type == "multipart/related":
+            part_type = accepted.params.get("type", JPEG).lower()
+            if part_type in RENDERED_TYPES:
+                return part_type, True
+            if part_type in ("image/*", "*/*"):
+                return JPEG, True
+    offered = [*RENDERED_TYPES, *(MULTIPART_RENDERED if multipart else ())]
+    raise NotAcceptable(f"Rendered images are {', '.join(offered)}.", available=offered)

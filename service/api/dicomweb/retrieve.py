@@ -125,14 +125,18 @@ def frames(study: str, series: str, instance: str, frame_list: str) -> Response:
         desc.frame_indices(query.frames)  # 404 for a frame out of range, before any fetch
     try:
         choice = negotiate.choose_frames(request.headers.get("Accept"), desc.transfer_syntax_uid,
-                                         stored_available=not settings().transcode_upstream)
+                                         stored_available=not settings().transcode_upstream,
+                                         single_frame=len(query.frames or ()) == 1)
     except negotiate.NotAcceptableError as exc:
         raise NotAcceptable(f"Frames can be sent as {exc}.") from exc
     payload = fetch_payload(bulkdata_client(), attrs, desc, query)
     bodies = frame_bytes(payload, desc, list(query.frames or ()), choice, query.sop_uid)
     part_type = f"{choice.part_type}; transfer-syntax={choice.transfer_syntax}"
-    written = write_multipart([Part(body, part_type) for body in bodies], choice.part_type)
-    response = Response(written.body, content_type=written.content_type)
+    if choice.single:
+        response = Response(bodies[0], content_type=part_type)
+    else:
+        written = write_multipart([Part(body, part_type) for body in bodies], choice.part_type)
+        response = Response(written.body, content_type=written.content_type)
     response.headers["Content-Location"] = request.base_url
     response.headers["Cache-Control"] = "private, max-age=300"
     return response

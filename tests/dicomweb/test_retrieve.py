@@ -1,0 +1,166 @@
+"""WADO-RS retrieve of DICOM objects (study, series, instance) through the running service,
+with pydicom reading the emulator's original files as the oracle."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import numpy as np
+import orjson
+import pydicom
+import pytest
+import requests
+from dicomweb_client import DICOMwebClient
+from pydicom.uid import ExplicitVRLittleEndian
+
+from service.bulkdata.multipart import parse_multipart
+from service.dicomweb import negotiate
+from service.ingest import ingest_bytes
+from tests.dicomweb.conftest import make_app, served
+from tests.support.part10 import assert_same_instance
+
+ROLES = ["report", "ct1", "dose", "dose_rle", "j2k"]
+AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+
+
+def _url(server: Any, corpus: Any, role: str, level: str = "instance") -> str:
+    study_uid, series_uid, sop_uid = corpus.uids(role)
+    url = f"{server.dicomweb}/studies/{study_uid}"
+    if level in ("series", "instance"):
+        url += f"/series/{series_uid}"
+    if level == "instance":
+        url += f"/instances/{sop_uid}"
+    return url
+
+
+def _parts(response: requests.Response) -> list[Any]:
+    return parse_multipart(response.content, response.headers["Content-Type"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_instance_as_stored_is_byte_exact(server, corpus, role: str) -> None:  # type: ignore[no-untyped-def]
+    answer = requests.get(_url(server, corpus, role), headers={"Accept": AS_STORED})
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["Content-Type"].startswith('multipart/related; type="application/dicom"')
+    [part] = _parts(answer)
+    original = corpus.files[role].read_bytes()
+    syntax = str(corpus.dataset(role).file_meta.TransferSyntaxUID)
+    assert part.content_type == f"application/dicom; transfer-syntax={syntax}"
+    assert bytes(part.body) == original
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_instance_by_default_in_explicit_little_endian(dwc: DICOMwebClient, corpus,  # type: ignore[no-untyped-def]
+                                                       role: str) -> None:
+    study_uid, series_uid, sop_uid = corpus.uids(role)
+    got = dwc.retrieve_instance(study_uid, series_uid, sop_uid,
+                                media_types=(("application/dicom", ExplicitVRLittleEndian),))
+    assert got.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    original = corpus.dataset(role)
+    if "PixelData" in original:
+        # Decoding may change the Image Pixel description (e.g. YBR → RGB); here it does not.
+        assert np.array_equal(got.pixel_array, original.pixel_array)
+    for element in original:
+        if element.tag != 0x7FE00010:
+            assert got[element.tag].value == element.value, element.keyword
+
+
+def test_study_in_order_and_equal_to_the_originals(dwc: DICOMwebClient, corpus) -> None:  # type: ignore[no-untyped-def]
+    study_uid = corpus.uids("ct1")[0]
+    got = dwc.retrieve_study(study_uid, media_types=(("application/dicom", "*"),))
+    originals = {str(ds.SOPInstanceUID): ds for ds in
+                 (corpus.dataset(r) for r in ("report", "ct1", "ct2", "ct3", "ct4"))}
+    assert sorted(str(ds.SOPInstanceUID) for ds in got) == sorted(originals)
+    for ds in got:
+        assert_same_instance(ds, originals[str(ds.SOPInstanceUID)])
+
+
+def test_series_of_a_compressed_instance_decoded(dwc: DICOMwebClient, corpus) -> None:  # type: ignore[no-untyped-def]
+    study_uid, series_uid, _ = corpus.uids("j2k")
+    [got] = dwc.retrieve_series(study_uid, series_uid)
+    original = corpus.dataset("j2k")
+    assert got.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    assert np.array_equal(got.pixel_array, original.pixel_array)
+
+
+@pytest.mark.parametrize("accept", [
+    None, "*/*", 'multipart/related; type="application/dicom"',
+    f'multipart/related; type=application/dicom; transfer-syntax={ExplicitVRLittleEndian}'])
+def test_default_representations(server, corpus, accept: str | None) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Accept": accept} if accept is not None else {}
+    answer = requests.get(_url(server, corpus, "dose_rle"), headers=headers)
+    assert answer.status_code == 200
+    [part] = _parts(answer)
+    assert part.content_type == f"application/dicom; transfer-syntax={ExplicitVRLittleEndian}"
+    got = pydicom.dcmread(io.BytesIO(bytes(part.body)))
+    assert np.array_equal(got.pixel_array, corpus.dataset("dose_rle").pixel_array)
+
+
+@pytest.mark.parametrize("accept", [
+    'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50',
+    "application/dicom+json", 'multipart/related; type="application/octet-stream"'])
+def test_other_representations_are_not_acceptable(server, corpus, accept: str) -> None:  # type: ignore[no-untyped-def]
+    answer = requests.get(_url(server, corpus, "ct1", "series"), headers={"Accept": accept})
+    assert answer.status_code == 406
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["available"] == list(negotiate.INSTANCE_REPRESENTATIONS)
+
+
+def test_unknown_resources_are_404_problems(server, corpus) -> None:  # type: ignore[no-untyped-def]
+    study_uid, series_uid, _ = corpus.uids("ct1")
+    for url in (f"{server.dicomweb}/studies/1.2.3",
+                f"{server.dicomweb}/studies/{study_uid}/series/1.2.3",
+                f"{server.dicomweb}/studies/{study_uid}/series/{series_uid}/instances/1.2.3"):
+        answer = requests.get(url, headers={"Accept": AS_STORED})
+        assert answer.status_code == 404
+        assert answer.headers["Content-Type"] == "application/problem+json"
+    assert requests.get(f"{server.dicomweb}/studies/not-a-uid").status_code == 400
+
+
+def test_study_is_fetched_with_instance_retrieves(server, corpus) -> None:  # type: ignore[no-untyped-def]
+    server.emulator.clear_log()
+    answer = requests.get(_url(server, corpus, "ct1", "study"), headers={"Accept": AS_STORED})
+    assert answer.status_code == 200 and len(_parts(answer)) == 5
+    instance_gets = [r for r in server.emulator.requests if r.path.rsplit("/", 2)[-2]
+                     == "instances"]
+    assert len(instance_gets) == 5
+    assert {r.headers["Accept"] for r in instance_gets} == {"application/dicom; transfer-syntax=*"}
+    assert all(r.headers["Authorization"] == "<redacted>" for r in instance_gets)
+
+
+def _inline(instance: dict[str, Any], ds: pydicom.Dataset) -> dict[str, Any]:
+    """The instance as an exporter without BulkDataURIs would write it: values inline."""
+    inlined = {}
+    for tag, attribute in instance.items():
+        if "BulkDataURI" in attribute:
+            number = int(tag, 16)
+            element = ds.file_meta[number] if number >> 16 == 2 else ds[number]
+            attribute = {"vr": attribute["vr"],
+                         "InlineBinary": base64.b64encode(element.value).decode()}
+        inlined[tag] = attribute
+    return inlined
+
+
+def test_instance_without_bulkdata_uris_is_rebuilt(server, corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No BulkDataURI names a Google store: the Part 10 file is rebuilt from the JSON."""
+    roles = ["ct1", "dose_rle"]
+    dump = [_inline(instance, corpus.dataset(role)) for role in roles
+            for instance in corpus.dump if instance["00080018"]["Value"][0] == corpus.uids(role)[2]]
+    app = make_app(server.emulator, tmp_path / "inline.sqlite3")
+    ingest_bytes(app.extensions["engine"], orjson.dumps(dump))
+    with served(app, server.emulator) as inline:
+        server.emulator.clear_log()
+        for role in roles:
+            for accept, same_bytes in ((AS_STORED, True), (None, False)):
+                answer = requests.get(_url(inline, corpus, role),
+                                      headers={"Accept": accept} if accept else {})
+                assert answer.status_code == 200
+                [part] = _parts(answer)
+                got = pydicom.dcmread(io.BytesIO(bytes(part.body)))
+                assert_same_instance(got, corpus.dataset(role), same_encoding=same_bytes)
+                stored = str(corpus.dataset(role).file_meta.TransferSyntaxUID)
+                assert str(got.file_meta.TransferSyntaxUID) == (
+                    stored if same_bytes else ExplicitVRLittleEndian)
+        assert server.emulator.requests == []  # nothing to fetch: every value was inline
