@@ -65,12 +65,32 @@ def check_integrity(content: bytes, integrity: str) -> None:
                            f"is not the pinned {integrity}")
 
 
-def app_config(service_url: str, *, thumbnail_rendering: str) -> str:
-    """OHIF's app-config.js with one DICOMweb data source: the service's /dicomweb."""
+def app_config_data_source(service_url: str) -> dict[str, Any]:
+    """OHIF's DICOMweb data source for the service, as the README's "View it in OHIF" has it
+    (a test compares the two)."""
     root = f"{service_url}/dicomweb"
+    return {
+        "namespace": "@ohif/extension-default.dataSourcesModule.dicomweb",
+        "sourceName": "resolver",
+        "configuration": {
+            "friendlyName": "dicom-resolver",
+            "name": "resolver",
+            "qidoRoot": root,
+            "wadoRoot": root,
+            "qidoSupportsIncludeField": False,
+            "imageRendering": "wadors",
+            "thumbnailRendering": "thumbnailDirect",  # the service's /thumbnail as <img src>
+            "enableStudyLazyLoad": True,
+        },
+    }
+
+
+def app_config(service_url: str) -> str:
+    """OHIF's app-config.js with one data source, the service; the build's own extensions
+    and modes, no first-visit dialogs in the way."""
     config: dict[str, Any] = {
         "routerBasename": "/",
-        "extensions": [],  # the build's own extensions and modes; none added
+        "extensions": [],
         "modes": [],
         "customizationService": {},
         "showStudyList": True,
@@ -80,24 +100,7 @@ def app_config(service_url: str, *, thumbnail_rendering: str) -> str:
         "showLoadingIndicator": True,
         "investigationalUseDialog": {"option": "never"},
         "defaultDataSourceName": "resolver",
-        "dataSources": [{
-            "namespace": "@ohif/extension-default.dataSourcesModule.dicomweb",
-            "sourceName": "resolver",
-            "configuration": {
-                "friendlyName": "dicom-resolver",
-                "name": "resolver",
-                "qidoRoot": root,
-                "wadoRoot": root,
-                "wadoUriRoot": root,
-                "qidoSupportsIncludeField": True,
-                "imageRendering": "wadors",
-                "thumbnailRendering": thumbnail_rendering,
-                "enableStudyLazyLoad": True,
-                "supportsFuzzyMatching": False,
-                "supportsWildcard": True,
-                "bulkDataURI": {"enabled": True},
-            },
-        }],
+        "dataSources": [app_config_data_source(service_url)],
     }
     return f"window.config = {json.dumps(config, indent=2)};\n"
 

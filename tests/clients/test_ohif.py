@@ -8,8 +8,10 @@ on scrolling, the report text), and that no request the viewer made failed.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pydicom
@@ -22,14 +24,19 @@ from selenium.webdriver.common.by import By  # noqa: E402
 
 from tests.clients.conftest import ExampleStudy, Service  # noqa: E402
 from tests.clients.network import requests_since_last_call  # noqa: E402
-from tests.clients.ohif import ViewerServer, app_config, ohif_dist, serving_viewer  # noqa: E402
+from tests.clients.ohif import (  # noqa: E402
+    ViewerServer,
+    app_config,
+    app_config_data_source,
+    ohif_dist,
+    serving_viewer,
+)
 from tests.explorer.browser import element, open_fresh, wait_for  # noqa: E402
 from tests.support.chromium import start_chromium  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-# How OHIF gets its study-browser thumbnails: the README's recommended data-source value.
-THUMBNAIL_RENDERING = "wadors"
+README = Path(__file__).resolve().parents[2] / "README.md"
 LOAD_TIMEOUT = 60  # a cold OHIF start on a busy 2-core machine takes ~10-20 s
 
 # Pixels of the viewport canvas: its size and a coarse sample of the red channel.
@@ -41,6 +48,12 @@ const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
 const sample = [];
 for (let i = 0; i < data.length; i += 4 * 97) sample.push(data[i]);
 return {width: canvas.width, height: canvas.height, sample: sample};
+"""
+# The natural size of the CT series' thumbnail image once it has loaded, else null.
+THUMBNAIL_SIZE = """
+const image = document.querySelector('[data-cy=study-browser-thumbnail] img');
+return image && image.complete && image.naturalWidth
+  ? [image.naturalWidth, image.naturalHeight] : null;
 """
 # The study list's rows as text (read in one go: the list re-renders while it loads).
 ROW_TEXTS = "return Array.from(document.querySelectorAll('tr')).map(row => row.innerText);"
@@ -72,7 +85,7 @@ def ohif_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def service(viewer: ViewerServer, start_service: Any) -> Service:
     """The service with CORS open to the viewer's origin, and the viewer pointed at it."""
     running = start_service(dicomweb_cors_origins=(viewer.url,))
-    viewer.config = app_config(running.url, thumbnail_rendering=THUMBNAIL_RENDERING)
+    viewer.config = app_config(running.url)
     return running
 
 
@@ -155,6 +168,23 @@ def test_viewer_draws_the_ct_and_scrolling_changes_the_slice(
     assert_no_request_failed(browser, viewer, service)
 
 
+def test_study_browser_shows_the_service_thumbnail(browser: Any, viewer: ViewerServer,
+                                                   service: Service,
+                                                   example: ExampleStudy) -> None:
+    open_fresh(browser, f"{viewer.url}/viewer?StudyInstanceUIDs={example.study}")
+    size = wait_for(browser, lambda d: d.execute_script(THUMBNAIL_SIZE), timeout=LOAD_TIMEOUT)
+    assert size[0] > 0 and size[1] > 0
+    # thumbnailDirect: the <img> source is the service's instance thumbnail, a JPEG.
+    thumbnails = [exchange for exchange in service.exchanges
+                  if exchange.path.startswith(f"/dicomweb/studies/{example.study}/series/"
+                                              f"{example.ct_series}/instances/")
+                  and "/thumbnail" in exchange.path]
+    assert thumbnails, [str(exchange) for exchange in service.exchanges]
+    assert {(exchange.status, exchange.content_type) for exchange in thumbnails} == \
+        {(200, "image/jpeg")}
+    assert_no_request_failed(browser, viewer, service)
+
+
 def test_sr_panel_shows_the_report_text(browser: Any, viewer: ViewerServer, service: Service,
                                         example: ExampleStudy) -> None:
     assert example.report_text, "the example SR has text items"
@@ -170,3 +200,26 @@ def test_sr_panel_shows_the_report_text(browser: Any, viewer: ViewerServer, serv
     for item in example.report_text:
         assert item in text
     assert_no_request_failed(browser, viewer, service)
+
+
+
+def readme_data_source() -> dict[str, Any]:
+    """The `key: value` lines of the README's OHIF data source (the js block of "View it in
+    OHIF"): quoted strings as str, true/false as bool."""
+    section = README.read_text().split("## View it in OHIF", 1)[1]
+    block = section.split("```js", 1)[1].split("```", 1)[0]
+    found: dict[str, Any] = {}
+    for key, raw in re.findall(r"^\s*(\w+): ([^{\n]+?),?\s*(?:\s//.*)?$", block, re.MULTILINE):
+        found[key] = {"true": True, "false": False}.get(raw, raw.strip("'\""))
+    return found
+
+
+def test_the_readme_documents_the_configuration_tested_here() -> None:
+    documented = readme_data_source()
+    tested = app_config_data_source("http://127.0.0.1:8080")
+    assert documented["namespace"] == tested["namespace"]
+    for key in ("qidoSupportsIncludeField", "imageRendering", "thumbnailRendering",
+                "enableStudyLazyLoad"):
+        assert documented[key] == tested["configuration"][key], key
+    for key in ("qidoRoot", "wadoRoot"):
+        assert documented[key].endswith("/dicomweb"), key
