@@ -153,3 +153,7 @@ def serving_viewer(dist: Path) -> Iterator[ViewerServer]:
         server.shutdown()
         thread.join(5)
         server.server_close()
+
+
+if __name__ == "__main__":  # .ci/run: fetch the build before the tests need it
+    print(ohif_dist())

@@ -8,6 +8,8 @@ on scrolling, the report text), and that no request the viewer made failed.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from tests.clients.ohif import (  # noqa: E402
     ViewerServer,
     app_config,
     app_config_data_source,
+    check_integrity,
     ohif_dist,
     serving_viewer,
 )
@@ -223,3 +226,11 @@ def test_the_readme_documents_the_configuration_tested_here() -> None:
         assert documented[key] == tested["configuration"][key], key
     for key in ("qidoRoot", "wadoRoot"):
         assert documented[key].endswith("/dicomweb"), key
+
+
+def test_a_tarball_other_than_the_pinned_one_is_refused() -> None:
+    content = b"the @ohif/app tarball"
+    digest = base64.b64encode(hashlib.sha512(content).digest()).decode()
+    check_integrity(content, f"sha512-{digest}")
+    with pytest.raises(RuntimeError, match="is not the pinned"):
+        check_integrity(content + b"!", f"sha512-{digest}")
