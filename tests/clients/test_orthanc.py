@@ -108,3 +108,31 @@ def test_orthanc_retrieves_the_example_study_unchanged(orthanc: Orthanc, service
         assert differences(dataset, original) == [], uid
         if "PixelData" in original:
             np.testing.assert_array_equal(dataset.pixel_array, original.pixel_array)
+
+
+@pytest.mark.parametrize("level", ["series", "instance"])
+def test_orthanc_retrieves_a_series_and_an_instance(orthanc: Orthanc, service: Service,
+                                                    example: ExampleStudy, level: str) -> None:
+    if level == "series":
+        resource, expected = {"Study": example.study, "Series": example.sr_series}, example.sr
+        path = f"/dicomweb/studies/{example.study}/series/{example.sr_series}"
+    else:
+        resource = {"Study": example.study, "Series": example.ct_series,
+                    "Instance": example.ct[3]}
+        expected = example.ct[3:4]
+        path = f"/dicomweb/studies/{example.study}/series/{example.ct_series}/instances/" \
+               f"{example.ct[3]}"
+    answer = orthanc.post(RETRIEVE, {"Resources": [resource]})
+    assert answer.status_code == 200, f"{answer.text}\n{[str(e) for e in service.exchanges]}"
+    asked = [exchange for exchange in service.exchanges if exchange.path.startswith("/dicomweb")]
+    assert [exchange.path for exchange in asked] == [path], [str(e) for e in asked]
+
+    originals = service.originals()
+    received = {}
+    for instance_id in orthanc.get("/instances").json():
+        content = orthanc.get(f"/instances/{instance_id}/file").content
+        dataset = pydicom.dcmread(io.BytesIO(content))
+        received[str(dataset.SOPInstanceUID)] = dataset
+    assert set(received) == set(expected)
+    for uid, dataset in received.items():
+        assert differences(dataset, originals[uid]) == [], uid
