@@ -36,6 +36,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.pixels
 	$(BIN)/python -m bench.volume
 	$(BIN)/python -m bench.dicomweb
+	$(BIN)/python -m bench.retrieve
 
 clean:
 	rm -rf $(VENV) var

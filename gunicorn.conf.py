@@ -52,6 +52,10 @@ proc_name = "dicom-resolver"
 # gunicorn >= 24 opens a control socket at one per-user path: two servers on a host would
 # fight over it, and nothing here uses runtime management.
 control_socket_disable = True
+# X-Forwarded-Proto (and gunicorn's other secure-scheme headers) may change the request's
+# scheme only when the operator says a proxy sets them (DICOM_RESOLVER_TRUST_FORWARDED_HEADERS);
+# gunicorn would otherwise trust them from any loopback client.
+forwarded_allow_ips = "*" if _settings.trust_forwarded_headers else ""
 # Workers are forked from a master that has not imported the application: each opens
 # its own database pool and HTTP sessions.
 preload_app = False

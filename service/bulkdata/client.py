@@ -225,14 +225,14 @@ class BulkDataClient:
         return StoredInstance(bytes(data), None if not syntax or syntax == "*" else syntax)
 
     def fetch_bulk_value(self, uri: str, *, sop_uid: str,
-                         stored_transfer_syntax: str | None = None) -> bytes:
-        """The stored bytes behind any BulkDataURI of an instance (shares the payload cache
-        with fetch_pixel_data: Pixel Data fetched for frames is not fetched again)."""
+                         stored_transfer_syntax: str | None = None) -> PixelPayload:
+        """The stored bytes behind any BulkDataURI of an instance, with the transfer syntax
+        the answer was labelled with (shares the payload cache with fetch_pixel_data: Pixel
+        Data fetched for frames is not fetched again)."""
         check_uri(uri, self._settings.bulkdata_allowed_hosts)
-        payload = self.cache.get_or_fetch(
+        return self.cache.get_or_fetch(
             (uri, stored_transfer_syntax or "*"),
             lambda: self._fetch_bulkdata(uri, stored_transfer_syntax, sop_uid))
-        return bytes(payload.data)
 
     def derive_instance_url(self, instance_uri_hint: str | None, study_uid: str,
                             series_uid: str, sop_uid: str) -> str:

@@ -30,17 +30,21 @@ class Part10Error(ValueError):
     """The stored JSON (or a fetched value) cannot make a valid Part 10 file."""
 
 
-def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler) -> Dataset:
+def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler, *,
+                      fetched_syntax: Callable[[], str | None] = lambda: None) -> Dataset:
     """The instance as a pydicom Dataset with its file meta; every BulkDataURI through
-    `bulk_data(tag, vr, uri)`."""
+    `bulk_data(tag, vr, uri)`. Without a stored (0002,0010), `fetched_syntax()` (asked once
+    the values are fetched: the syntax the Pixel Data came labelled with) is used."""
     meta_json = {tag: value for tag, value in instance.items() if tag.startswith("0002")}
     body_json = {tag: value for tag, value in instance.items() if not tag.startswith("0002")}
     try:
         ds = Dataset.from_json(body_json, bulk_data_uri_handler=bulk_data)
         stored_meta = Dataset.from_json(meta_json, bulk_data_uri_handler=bulk_data)
     except (ValueError, TypeError, KeyError) as exc:
-        raise Part10Error(f"the stored DICOM JSON cannot be read back: {exc}") from exc
-    ds.file_meta = file_meta(ds, stored_meta)
+        # The exception's text may quote a value (a name, an ID): only its kind is told.
+        raise Part10Error(f"the stored DICOM JSON cannot be read back by pydicom "
+                          f"({type(exc).__name__})") from exc
+    ds.file_meta = file_meta(ds, stored_meta, default_syntax=fetched_syntax())
     if PIXEL_DATA in ds and UID(ds.file_meta.TransferSyntaxUID).is_encapsulated:
         # Google's bulk data of compressed Pixel Data is the encapsulated item stream.
         ds[PIXEL_DATA].is_undefined_length = True
@@ -48,7 +52,8 @@ def dataset_from_json(instance: dict[str, Any], bulk_data: BulkDataHandler) -> D
     return ds
 
 
-def file_meta(ds: Dataset, stored: Dataset) -> FileMetaDataset:
+def file_meta(ds: Dataset, stored: Dataset, *,
+              default_syntax: str | None = None) -> FileMetaDataset:
     """Group 0002 as stored where present; the required elements built where not."""
     meta = FileMetaDataset()
     for element in stored:
@@ -61,8 +66,8 @@ def file_meta(ds: Dataset, stored: Dataset) -> FileMetaDataset:
     if "MediaStorageSOPInstanceUID" not in meta and "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if "TransferSyntaxUID" not in meta:
-        # JSON carries no encoding; a native dataset is written Explicit VR Little Endian.
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        # JSON carries no encoding: the Pixel Data's own, else Explicit VR Little Endian.
+        meta.TransferSyntaxUID = default_syntax or ExplicitVRLittleEndian
     if "ImplementationClassUID" not in meta:
         meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
@@ -83,6 +88,7 @@ def to_explicit_little_endian(ds: Dataset) -> Dataset:
         try:
             ds.decompress(generate_instance_uid=False)
         except (RuntimeError, NotImplementedError, ValueError, AttributeError) as exc:
+            # pydicom says which decoder is missing or failed; that text holds no values.
             raise Part10Error(f"Pixel Data in {syntax.name} cannot be decoded: {exc}") from exc
     elif PIXEL_DATA in ds and syntax == ExplicitVRBigEndian:
         values = ds.pixel_array
@@ -99,7 +105,8 @@ def write_part10(ds: Dataset) -> bytes:
     try:
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-        raise Part10Error(f"the dataset cannot be written as a Part 10 file: {exc}") from exc
+        raise Part10Error("the dataset cannot be written as a Part 10 file "
+                          f"({type(exc).__name__})") from exc
     return buffer.getvalue()
 
 
@@ -108,7 +115,7 @@ def read_part10(data: bytes) -> Dataset:
     try:
         return pydicom.dcmread(io.BytesIO(data))
     except (pydicom.errors.InvalidDicomError, ValueError, EOFError, OSError) as exc:
-        raise Part10Error(f"not a DICOM Part 10 file: {exc}") from exc
+        raise Part10Error(f"not a readable DICOM Part 10 file ({type(exc).__name__})") from exc
 
 
 def stored_transfer_syntax(data: bytes) -> str | None:

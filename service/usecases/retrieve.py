@@ -101,7 +101,10 @@ def google_instance_url(instance: dict[str, Any], sop_uid: str) -> str | None:
         url = instance_url_from_bulkdata_uri(uri) if isinstance(uri, str) else None
         if url is None:
             continue
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # an uploaded URI, e.g. "https://[not-ipv6/…": not Google's
+            continue
         if (parts.hostname or "").lower() == GOOGLE_HEALTHCARE_HOST \
                 and "/dicomWeb/studies/" in parts.path \
                 and parts.path.rsplit("/", 1)[-1] == sop_uid:
@@ -129,14 +132,19 @@ def rebuild_instance(client: BulkDataClient, instance: dict[str, Any], key: Inst
                      transfer_syntax: str) -> RetrievedInstance:
     """The Part 10 file rebuilt from stored DICOM JSON; BulkDataURIs through `client`."""
     stored_syntax = _stored_syntax(instance)
+    labelled: list[str] = []  # the transfer syntax the Pixel Data answer was labelled with
 
     def bulk_data(tag: str, vr: str, uri: str) -> bytes:
-        return client.fetch_bulk_value(
-            uri, sop_uid=key.sop_uid,
-            stored_transfer_syntax=stored_syntax if tag.upper() == PIXEL_DATA else None)
+        pixel_data = tag.upper() == PIXEL_DATA
+        payload = client.fetch_bulk_value(
+            uri, sop_uid=key.sop_uid, stored_transfer_syntax=stored_syntax if pixel_data else None)
+        if pixel_data and payload.transfer_syntax_uid:
+            labelled.append(payload.transfer_syntax_uid)
+        return bytes(payload.data)
 
     try:
-        ds = part10.dataset_from_json(instance, bulk_data)
+        ds = part10.dataset_from_json(instance, bulk_data,
+                                      fetched_syntax=lambda: labelled[0] if labelled else None)
     except part10.Part10Error as exc:
         raise Unprocessable(f"Instance {key.sop_uid} cannot be rebuilt as a DICOM file from its "
                             f"stored JSON: {exc}.", sop_instance_uid=key.sop_uid) from exc
@@ -152,7 +160,8 @@ def _converted(sop_uid: str, convert: Callable[[], Converted]) -> Converted:
     try:
         return convert()
     except part10.Part10Error as exc:
-        log.warning("instance %s cannot be re-encoded: %s", sop_uid, exc)
+        log.warning("instance %s cannot be sent as asked: %s", sop_uid,
+                    type(exc.__cause__ or exc).__name__)
         raise Unprocessable(f"Instance {sop_uid} cannot be sent as asked: {exc}. Ask for "
                             "transfer-syntax=* to get it as stored.",
                             sop_instance_uid=sop_uid) from exc

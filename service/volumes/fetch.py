@@ -4,7 +4,8 @@ Each slice goes through the pixel use case's own stages (service.pixelservice:
 fetch_payload → decode_payload → modality transformation), so it shares the
 bulk-data client's authorized session, retries, allowlist and single-flight
 payload cache. At most `concurrency` slices are in flight or waiting to be
-sent: memory is bounded by the pool, not by the volume.
+sent (service.usecases.bounded.OrderedPool, which WADO-RS retrieve shares): memory
+is bounded by the pool, not by the volume.
 
 `start()` fetches the first window before anything is sent, so that an early
 failure is still a problem body; a failure later stops the iteration with the
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from service.dicom.geometry import SlicePlane
 from service.pixels.hounsfield import modality_transform
 from service.pixelservice import PixelQuery, decode_payload, fetch_payload, metadata_errors
 from service.problems import ServiceError
+from service.usecases.bounded import OrderedPool
 from service.volumes.plan import VolumePlan
 
 log = logging.getLogger(__name__)
@@ -46,30 +46,20 @@ def slice_values(client: BulkDataClient, plan: VolumePlan, plane: SlicePlane) ->
 
 
 class SliceStream:
-    """Ordered, bounded, concurrent iteration over the slices of a plan."""
+    """Ordered, bounded, concurrent iteration over the slices of a plan (an OrderedPool)."""
 
     def __init__(self, client: BulkDataClient, plan: VolumePlan, concurrency: int) -> None:
         self._client = client
         self._plan = plan
-        self._window = max(1, int(concurrency))
-        self._pool = ThreadPoolExecutor(max_workers=self._window,
-                                        thread_name_prefix="volume-slice")
-        self._pending: deque[tuple[int, Future[np.ndarray]]] = deque()
-        self._next = 0
+        self._pool = OrderedPool(self._slice, range(len(plan.slices)), concurrency,
+                                 name="volume-slice")
         self._started = time.perf_counter()
 
-    def _submit(self) -> None:
-        while len(self._pending) < self._window and self._next < len(self._plan.slices):
-            plane = self._plan.slices[self._next]
-            self._pending.append(
-                (self._next, self._pool.submit(slice_values, self._client, self._plan, plane)))
-            self._next += 1
-
-    def _result(self, index: int, future: Future[np.ndarray]) -> np.ndarray:
+    def _slice(self, index: int) -> np.ndarray:
+        plane = self._plan.slices[index]
         try:
-            return future.result()
+            return slice_values(self._client, self._plan, plane)
         except ServiceError as exc:
-            plane = self._plan.slices[index]
             exc.extra.setdefault("sop_instance_uid", plane.sop_uid)
             exc.extra.update(frame=plane.frame, slice=index)
             log.warning("volume of series %s: slice %d (%s frame %d) failed: %s",
@@ -79,31 +69,14 @@ class SliceStream:
 
     def start(self) -> SliceStream:
         """Fetch the first window; raise the first failure among it (in volume order)."""
-        self._submit()
-        for index, future in list(self._pending):
-            try:
-                self._result(index, future)
-            except BaseException:
-                self.close()
-                raise
+        self._pool.start()
         return self
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        try:
-            while self._pending:
-                index, future = self._pending.popleft()
-                values = self._result(index, future)
-                self._submit()  # refill before handing the slice out: keep the pool busy
-                yield values
-            log.info("volume of series %s: %d slices in %.0f ms",
-                     self._plan.layout.series_uid, len(self._plan.slices),
-                     (time.perf_counter() - self._started) * 1e3)
-        finally:
-            self.close()
+        yield from self._pool
+        log.info("volume of series %s: %d slices in %.0f ms", self._plan.layout.series_uid,
+                 len(self._plan.slices), (time.perf_counter() - self._started) * 1e3)
 
     def close(self) -> None:
         """Cancel what has not started; running fetches finish in the background."""
-        for _, future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()

@@ -45,8 +45,8 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or workers still booting on a loaded machine
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer 200 within {timeout} s")
 

@@ -31,7 +31,7 @@ from service.examples.factory import (
 )
 from service.settings import Settings
 from tests.support.emulated import close_app, emulated_app, emulator_credentials, new_account
-from tests.support.net import free_port, serving
+from tests.support.net import serving
 
 MAX_LIMIT = 7  # small, so that paging across the cap is exercised with few studies
 DEFAULT_LIMIT = 5
@@ -111,19 +111,18 @@ def make_app(emulator: Emulator, database: Path, *,
         environ={}, database_url=f"sqlite:///{database}", healthcare_api_root=emulator.api_root,
         qido_max_limit=MAX_LIMIT, qido_default_limit=DEFAULT_LIMIT,
         dicomweb_cors_origins=(ORIGIN,), upstream_max_retries=2,
-        # dicomweb-client sends Host without the port: the base URL must be configured.
-        public_base_url=f"http://127.0.0.1:{free_port()}",
+        # No public_base_url: dicomweb-client sends Host without the port, and the URLs the
+        # service writes must still carry the one it listens on.
         upstream_retry_budget_seconds=5.0, **overrides)
     return emulated_app(settings, credentials=emulator_credentials(emulator), dumps=dumps)
 
 
 @contextmanager
 def served(app: Flask, emulator: Emulator) -> Iterator[Server]:
-    """Serve `app` on the port its public_base_url names (see make_app); close it after."""
-    url = app.extensions["settings"].public_base_url
+    """Serve `app` on a free loopback port; close it after."""
     try:
-        with serving(app, int(url.rsplit(":", 1)[1])):
-            yield Server(url, app, emulator)
+        with serving(app) as server:
+            yield Server(f"http://127.0.0.1:{server.server_port}", app, emulator)
     finally:
         close_app(app)
 

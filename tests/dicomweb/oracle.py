@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pydicom
 
 
@@ -30,3 +31,11 @@ class Oracle:
 
 def uids(results: list[dict[str, Any]], key: str = "0020000D") -> list[str]:
     return [result[key]["Value"][0] for result in results]
+
+
+def windowed(ds: pydicom.Dataset) -> np.ndarray:
+    """pydicom's pixels of a CT slice through its own linear window (PS3.3 C.11.2.1.2), 0..255:
+    what a rendered image or thumbnail of it must show."""
+    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    center, width = float(ds.WindowCenter), float(ds.WindowWidth)
+    return np.clip(((hu - (center - 0.5)) / (width - 1) + 0.5) * 255, 0, 255)

@@ -20,6 +20,7 @@ from dicomweb_client import DICOMwebClient
 from PIL import Image
 
 from service.emulator.server import Emulator
+from tests.dicomweb.oracle import windowed
 from tests.support.database import fresh_schema
 from tests.support.gunicorn import GunicornServer
 from tests.support.part10 import assert_same_instance
@@ -91,6 +92,12 @@ def test_search_for_studies(dwc: DICOMwebClient, corpus: Any, service: GunicornS
     for study in studies:
         retrieve_url = study["00081190"]["Value"][0]
         assert retrieve_url == f"{service.url}/dicomweb/studies/{_uid(study, '0020000D')}"
+    # The RetrieveURL leads to the study's DICOM objects, as Orthanc follows it.
+    followed = requests.get(studies[0]["00081190"]["Value"][0], timeout=60, headers={
+        "Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'})
+    assert followed.status_code == 200
+    assert followed.content.count(b"Content-Type: application/dicom") == len(
+        _in_study(corpus, _uid(studies[0], "0020000D")))
 
 
 def test_search_for_series(dwc: DICOMwebClient, corpus: Any) -> None:
@@ -199,16 +206,11 @@ def test_iter_bulkdata(dwc: DICOMwebClient, corpus: Any) -> None:
         corpus.dataset("ct3").PixelData]
 
 
-def _windowed(ds: pydicom.Dataset) -> np.ndarray:
-    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    center, width = float(ds.WindowCenter), float(ds.WindowWidth)
-    return np.clip(((hu - (center - 0.5)) / (width - 1) + 0.5) * 255, 0, 255)
-
 
 def _assert_png_of(body: bytes, ds: pydicom.Dataset) -> None:
     image = Image.open(io.BytesIO(body))
     assert image.format == "PNG"
-    assert np.abs(np.asarray(image).astype(float) - _windowed(ds)).max() <= 1.0
+    assert np.abs(np.asarray(image).astype(float) - windowed(ds)).max() <= 1.0
 
 
 def test_retrieve_instance_rendered(dwc: DICOMwebClient, corpus: Any) -> None:
@@ -231,6 +233,19 @@ def test_retrieve_series_rendered(dwc: DICOMwebClient, corpus: Any) -> None:
     _assert_png_of(body, corpus.dataset(middle))
     default = dwc.retrieve_series_rendered(study_uid, series_uid)
     assert Image.open(io.BytesIO(default)).format == "JPEG"
+
+
+def test_forwarded_headers_are_ignored_by_default(service: GunicornServer,
+                                                  corpus: Any) -> None:
+    """TRUST_FORWARDED_HEADERS is off: a client cannot make the service write URLs that
+    point elsewhere (gunicorn's own scheme headers included)."""
+    study_uid = corpus.uids("ct1")[0]
+    answer = requests.get(f"{service.url}/dicomweb/studies", timeout=30, params={
+        "StudyInstanceUID": study_uid}, headers={
+        "X-Forwarded-Proto": "https", "X-Forwarded-Host": "elsewhere.example",
+        "X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on"})
+    [study] = answer.json()
+    assert study["00081190"]["Value"] == [f"{service.url}/dicomweb/studies/{study_uid}"]
 
 
 def test_log_has_no_errors(service: GunicornServer) -> None:

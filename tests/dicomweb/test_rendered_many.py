@@ -7,21 +7,15 @@ import io
 from typing import Any
 
 import numpy as np
-import pydicom
 import pytest
 import requests
 from PIL import Image
 
 from service.bulkdata.multipart import parse_multipart
+from tests.dicomweb.oracle import windowed
 
 CT_ROLES = ("ct1", "ct2", "ct3", "ct4")
 
-
-def _windowed(ds: pydicom.Dataset) -> np.ndarray:
-    """The instance's own linear window over its modality values, as 0..255."""
-    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    center, width = float(ds.WindowCenter), float(ds.WindowWidth)
-    return np.clip(((hu - (center - 0.5)) / (width - 1) + 0.5) * 255, 0, 255)
 
 
 def _middle_ct(corpus: Any) -> str:
@@ -39,7 +33,7 @@ def _png(answer: requests.Response) -> np.ndarray:
 
 def test_series_and_study_thumbnails_show_the_middle_image(server, corpus) -> None:  # type: ignore[no-untyped-def]
     study_uid, series_uid, _ = corpus.uids("ct1")
-    expected = _windowed(corpus.dataset(_middle_ct(corpus)))
+    expected = windowed(corpus.dataset(_middle_ct(corpus)))
     for url in (f"{server.dicomweb}/studies/{study_uid}/series/{series_uid}/thumbnail",
                 f"{server.dicomweb}/studies/{study_uid}/thumbnail"):
         got = _png(requests.get(url, headers={"Accept": "image/png"}))
@@ -81,7 +75,7 @@ def test_rendered_series_single_image_is_the_middle_one(server, corpus) -> None:
     study_uid, series_uid, _ = corpus.uids("ct1")
     got = _png(requests.get(f"{server.dicomweb}/studies/{study_uid}/series/{series_uid}/"
                             "rendered", headers={"Accept": "image/png"}))
-    assert np.abs(got - _windowed(corpus.dataset(_middle_ct(corpus)))).max() <= 1.0
+    assert np.abs(got - windowed(corpus.dataset(_middle_ct(corpus)))).max() <= 1.0
 
 
 @pytest.mark.parametrize("level", ["series", "study"])
@@ -100,7 +94,7 @@ def test_rendered_series_and_study_as_multipart(server, corpus, level) -> None: 
     for part, role in zip(parts, ordered, strict=True):
         assert part.content_type == "image/png"
         image = np.asarray(Image.open(io.BytesIO(bytes(part.body)))).astype(float)
-        assert np.abs(image - _windowed(corpus.dataset(role))).max() <= 1.0
+        assert np.abs(image - windowed(corpus.dataset(role))).max() <= 1.0
 
 
 def test_non_image_resources_say_so(server, corpus) -> None:  # type: ignore[no-untyped-def]

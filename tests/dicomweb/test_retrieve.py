@@ -164,3 +164,56 @@ def test_instance_without_bulkdata_uris_is_rebuilt(server, corpus, tmp_path) -> 
                 assert str(got.file_meta.TransferSyntaxUID) == (
                     stored if same_bytes else ExplicitVRLittleEndian)
         assert server.emulator.requests == []  # nothing to fetch: every value was inline
+
+
+def test_transcode_upstream_asks_google_for_explicit_little_endian(server, corpus,  # type: ignore[no-untyped-def]
+                                                                   tmp_path) -> None:
+    app = make_app(server.emulator, tmp_path / "transcode.sqlite3", dumps=[corpus.dump],
+                   transcode_upstream=True)
+    with served(app, server.emulator) as transcoding:
+        server.emulator.clear_log()
+        answer = requests.get(_url(transcoding, corpus, "j2k"))
+        [part] = _parts(answer)
+        got = pydicom.dcmread(io.BytesIO(bytes(part.body)))
+        assert got.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+        assert_same_instance(got, corpus.dataset("j2k"), same_encoding=False)
+        [fetch] = [r for r in server.emulator.requests if r.path.endswith(corpus.uids("j2k")[2])]
+        assert fetch.headers["Accept"] == (
+            f"application/dicom; transfer-syntax={ExplicitVRLittleEndian}")
+
+
+def test_a_failure_before_the_first_part_is_a_problem(server, corpus) -> None:  # type: ignore[no-untyped-def]
+    report_sop = corpus.uids("report")[2]
+    server.emulator.inject(path_substring=report_sop, status=403, count=1)
+    try:
+        answer = requests.get(_url(server, corpus, "report"), headers={"Accept": AS_STORED})
+    finally:
+        server.emulator.clear_faults()
+    assert answer.status_code == 502
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["upstream_status"] == 403
+
+
+def test_a_failure_mid_stream_cuts_the_body_short(server, corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One instance fetched at a time: the fourth fails after three parts were sent; the
+    client must not receive a body that looks complete."""
+    app = make_app(server.emulator, tmp_path / "one.sqlite3", dumps=[corpus.dump],
+                   retrieve_fetch_concurrency=1)
+    with served(app, server.emulator) as single:
+        study_uid = corpus.uids("ct1")[0]
+        order = [ds for ds in (corpus.dataset(r) for r in ("report", "ct1", "ct2", "ct3", "ct4"))]
+        order.sort(key=lambda ds: (str(ds.SeriesInstanceUID), int(ds.InstanceNumber)))
+        server.emulator.inject(path_substring=str(order[3].SOPInstanceUID), status=403, count=1)
+        try:
+            with requests.get(f"{single.dicomweb}/studies/{study_uid}",
+                              headers={"Accept": AS_STORED}, stream=True) as answer:
+                assert answer.status_code == 200
+                body = b""
+                with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                    for chunk in answer.iter_content(65536):
+                        body += chunk
+        finally:
+            server.emulator.clear_faults()
+        boundary = answer.headers["Content-Type"].split("boundary=")[1]
+        assert f"--{boundary}--".encode() not in body  # never the closing delimiter
+        assert body.count(f"--{boundary}\r\n".encode()) == 3

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+import requests
 
 from service.dicomweb.uris import HostError, service_root
+from tests.support.gunicorn import GunicornServer
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "pacs.example.org",
              "X-Forwarded-Port": "8443"}
@@ -60,3 +63,24 @@ def test_a_bad_host_header_is_a_400_problem(client) -> None:  # type: ignore[no-
     assert answer.status_code == 400
     assert answer.headers["Content-Type"] == "application/problem+json"
     assert answer.get_json()["parameter"] == "Host"
+
+
+def test_behind_a_trusted_proxy_under_gunicorn(corpus, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """TRUST_FORWARDED_HEADERS on: the URLs follow what the proxy says (and gunicorn lets
+    the scheme header through, see gunicorn.conf.py)."""
+    server = GunicornServer(database_url, tmp_path / "gunicorn.log", workers=1,
+                            DICOM_RESOLVER_TRUST_FORWARDED_HEADERS="true",
+                            DICOM_RESOLVER_MIGRATE_ON_START="true")
+    try:
+        ingested = requests.post(f"{server.url}/v1/dumps", data=orjson.dumps(corpus.dump[:1]),
+                                 headers={"Content-Type": "application/dicom+json"}, timeout=60)
+        assert ingested.status_code == 200, ingested.text[:300]
+        study_uid = corpus.dump[0]["0020000D"]["Value"][0]
+        answer = requests.get(f"{server.url}/dicomweb/studies", timeout=30, headers={
+            "X-Forwarded-Proto": "https", "X-Forwarded-Host": "pacs.example.org",
+            "X-Forwarded-Port": "8443"})
+        [study] = answer.json()
+        assert study["00081190"]["Value"] == [
+            f"https://pacs.example.org:8443/dicomweb/studies/{study_uid}"]
+    finally:
+        assert server.stop() == 0

@@ -28,27 +28,28 @@ log = logging.getLogger(__name__)
 
 @blueprint.get("/studies/<study>")
 def retrieve_study(study: str) -> Response:
-    return _retrieve(RetrieveQuery(params.uid(study, "study")))
+    return _retrieve(params.uid(study, "study"))
 
 
 @blueprint.get("/studies/<study>/series/<series>")
 def retrieve_series(study: str, series: str) -> Response:
-    return _retrieve(RetrieveQuery(params.uid(study, "study"), params.uid(series, "series")))
+    return _retrieve(params.uid(study, "study"), params.uid(series, "series"))
 
 
 @blueprint.get("/studies/<study>/series/<series>/instances/<instance>")
 def retrieve_instance(study: str, series: str, instance: str) -> Response:
-    return _retrieve(RetrieveQuery(params.uid(study, "study"), params.uid(series, "series"),
-                                   params.uid(instance, "instance")))
+    return _retrieve(params.uid(study, "study"), params.uid(series, "series"),
+                     params.uid(instance, "instance"))
 
 
-def _retrieve(query: RetrieveQuery) -> Response:
+def _retrieve(study_uid: str, series_uid: str | None = None,
+              sop_uid: str | None = None) -> Response:
     try:
         syntax = negotiate.choose_instances(request.headers.get("Accept"))
     except negotiate.NotAcceptableError as exc:
         raise NotAcceptable(f"DICOM objects can be sent as {exc}.",
                             available=list(negotiate.INSTANCE_REPRESENTATIONS)) from exc
-    query = RetrieveQuery(query.study_uid, query.series_uid, query.sop_uid, syntax)
+    query = RetrieveQuery(study_uid, series_uid, sop_uid, syntax)
     config = settings()
     instances = open_retrieve(engine(), bulkdata_client(), query,
                               window=config.retrieve_fetch_concurrency,
