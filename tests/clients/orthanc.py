@@ -9,8 +9,10 @@ test talks to it over REST), no authentication needed from loopback.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ MISSING = ("Orthanc or its DICOMweb plugin is not installed (apt-get install ort
            "orthanc-dicomweb); CI installs them")
 SERVER_NAME = "resolver"  # the service's name among Orthanc's DICOMweb servers
 START_TIMEOUT = 30.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def orthanc_binary() -> str | None:
@@ -78,7 +81,8 @@ def running_orthanc(binary: str, folder: Path, dicomweb_root: str) -> Iterator[O
     log_file = folder / "orthanc.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen([binary, "--verbose", str(config)], stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=folder)
+                                   stderr=subprocess.STDOUT, cwd=folder,
+                                   preexec_fn=_die_with_parent)
     orthanc = Orthanc(f"http://127.0.0.1:{port}", log_file)
     try:
         _wait_until_up(orthanc, process)
@@ -90,6 +94,13 @@ def running_orthanc(binary: str, folder: Path, dicomweb_root: str) -> Iterator[O
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM if the test process dies first
+    (killed pytest), so that no Orthanc outlives its test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_until_up(orthanc: Orthanc, process: subprocess.Popen[bytes]) -> None:
