@@ -24,7 +24,6 @@ pytest.importorskip("selenium", reason="Selenium drives the browser: pip install
 from selenium.webdriver.common.action_chains import ActionChains, ScrollOrigin  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from tests.clients.conftest import ExampleStudy, Service  # noqa: E402
 from tests.clients.network import requests_since_last_call  # noqa: E402
 from tests.clients.ohif import (  # noqa: E402
     ViewerServer,
@@ -34,6 +33,7 @@ from tests.clients.ohif import (  # noqa: E402
     ohif_dist,
     serving_viewer,
 )
+from tests.clients.served import ExampleStudy, Service  # noqa: E402
 from tests.explorer.browser import element, open_fresh, wait_for  # noqa: E402
 from tests.support.chromium import start_chromium  # noqa: E402
 

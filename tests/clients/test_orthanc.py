@@ -17,8 +17,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from tests.clients.conftest import ExampleStudy, Service
 from tests.clients.orthanc import MISSING, SERVER_NAME, Orthanc, orthanc_binary, running_orthanc
+from tests.clients.served import ExampleStudy, Service
 
 pytestmark = pytest.mark.slow
 
