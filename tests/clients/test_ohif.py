@@ -94,17 +94,22 @@ def service(viewer: ViewerServer, start_service: Any) -> Service:
 
 @pytest.fixture
 def browser(ohif_browser: Any, service: Service) -> Any:
-    """The browser on a blank page with an empty network log."""
+    """The browser on a blank page with empty network and console logs."""
     open_fresh(ohif_browser, "about:blank")
     requests_since_last_call(ohif_browser, ())
+    ohif_browser.get_log("browser")
     return ohif_browser
 
 
-def assert_no_request_failed(browser: Any, viewer: ViewerServer, service: Service) -> None:
-    """Every request the viewer made (its own files, DICOMweb) got a non-error answer."""
+def assert_nothing_failed(browser: Any, viewer: ViewerServer, service: Service) -> None:
+    """Every request the viewer made (its own files, DICOMweb) got a non-error answer, and
+    it logged no error on the console."""
     made = requests_since_last_call(browser, (viewer.url, service.url))
     failed = [str(request) for request in made if request.failed]
     assert not failed, f"requests of the viewer failed: {failed}"
+    errors = [entry["message"] for entry in browser.get_log("browser")
+              if entry["level"] == "SEVERE"]
+    assert not errors, f"the viewer logged errors: {errors}"
     assert any(request.url.startswith(f"{service.url}/dicomweb/") for request in made), \
         "the viewer made no DICOMweb request to the service"
 
@@ -149,7 +154,7 @@ def test_study_list_shows_the_example_study(browser: Any, viewer: ViewerServer,
     # Modalities in study: CT and SR, as pydicom reads the two series; and the instances.
     assert "CT" in row and "SR" in row
     assert str(len(example.ct) + len(example.sr)) in row.split()
-    assert_no_request_failed(browser, viewer, service)
+    assert_nothing_failed(browser, viewer, service)
 
 
 def test_viewer_draws_the_ct_and_scrolling_changes_the_slice(
@@ -168,7 +173,7 @@ def test_viewer_draws_the_ct_and_scrolling_changes_the_slice(
     after = wait_for(browser, lambda d: (pixels := d.execute_script(CANVAS_PIXELS))
                      and pixels["sample"] != first["sample"] and drawn(pixels))
     assert after["sample"] != first["sample"]
-    assert_no_request_failed(browser, viewer, service)
+    assert_nothing_failed(browser, viewer, service)
 
 
 def test_study_browser_shows_the_service_thumbnail(browser: Any, viewer: ViewerServer,
@@ -185,7 +190,7 @@ def test_study_browser_shows_the_service_thumbnail(browser: Any, viewer: ViewerS
     assert thumbnails, [str(exchange) for exchange in service.exchanges]
     assert {(exchange.status, exchange.content_type) for exchange in thumbnails} == \
         {(200, "image/jpeg")}
-    assert_no_request_failed(browser, viewer, service)
+    assert_nothing_failed(browser, viewer, service)
 
 
 def test_sr_panel_shows_the_report_text(browser: Any, viewer: ViewerServer, service: Service,
@@ -202,7 +207,7 @@ def test_sr_panel_shows_the_report_text(browser: Any, viewer: ViewerServer, serv
                     and example.report_text[0] in body and body)
     for item in example.report_text:
         assert item in text
-    assert_no_request_failed(browser, viewer, service)
+    assert_nothing_failed(browser, viewer, service)
 
 
 
