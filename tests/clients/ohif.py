@@ -42,9 +42,12 @@ def ohif_dist(cache_root: Path = CACHE_ROOT, npm: str = "npm") -> Path:
         return dist
     cache_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_root) as scratch:
-        subprocess.run([npm, "pack", f"{OHIF_PACKAGE}@{OHIF_VERSION}", "--silent",
-                        "--pack-destination", scratch], check=True, cwd=scratch,
-                       stdout=subprocess.DEVNULL, timeout=600)
+        packed = subprocess.run([npm, "pack", f"{OHIF_PACKAGE}@{OHIF_VERSION}",
+                                 "--pack-destination", scratch], cwd=scratch,
+                                capture_output=True, text=True, timeout=600)
+        if packed.returncode != 0:
+            raise RuntimeError(f"npm pack {OHIF_PACKAGE}@{OHIF_VERSION} failed "
+                               f"({packed.returncode}):\n{packed.stderr[-4000:]}")
         tarball = next(Path(scratch).glob("*.tgz"))
         check_integrity(tarball.read_bytes(), OHIF_INTEGRITY)
         unpacked = Path(scratch) / "unpacked"
