@@ -73,8 +73,8 @@ def ready_banner(url: str, ingested: Mapping[str, Any]) -> str:
     setting a browser viewer (OHIF) on another origin needs."""
     study = (ingested.get("studies") or ["the example study"])[0]
     return (
-        f"The example study (1 SR report + 24 CT slices, StudyInstanceUID {study}) is already\n"
-        "ingested: nothing to POST.\n"
+        "The example study (1 SR report + 24 CT slices) is already ingested: nothing to POST.\n"
+        f"  study       {study}\n"
         f"  service     {url}\n"
         f"  explorer    {url}/\n"
         f"  DICOMweb    {url}/dicomweb   (QIDO-RS, WADO-RS, thumbnails)\n"

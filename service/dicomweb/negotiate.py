@@ -178,6 +178,34 @@ def choose_instances(header: str | None) -> str:
     raise NotAcceptableError("; or ".join(INSTANCE_REPRESENTATIONS))
 
 
+JPEG, PNG = "image/jpeg", "image/png"
+RENDERED_TYPES = (JPEG, PNG)
+MULTIPART_RENDERED = tuple(f'multipart/related; type="{media}"' for media in RENDERED_TYPES)
+
+
+def choose_rendered(header: str | None, *, multipart: bool) -> tuple[str, bool]:
+    """(image media type, multipart?) of a rendered resource or thumbnail (PS3.18 §8.7.4):
+    image/jpeg (also for none, image/* and */*) or image/png, and, where `multipart` (a
+    study or series), multipart/related of either; NotAcceptableError naming the offer."""
+    if not (header or "").strip():
+        return JPEG, False
+    for accepted in parse_accept(header):
+        if accepted.quality <= 0:
+            continue
+        if accepted.media_type in RENDERED_TYPES:
+            return accepted.media_type, False
+        if accepted.media_type in ("image/*", "*/*"):
+            return JPEG, False
+        if multipart and accepted.media_type == "multipart/related":
+            part_type = accepted.params.get("type", JPEG).lower()
+            if part_type in RENDERED_TYPES:
+                return part_type, True
+            if part_type in ("image/*", "*/*"):
+                return JPEG, True
+    raise NotAcceptableError(", ".join([*RENDERED_TYPES,
+                                        *(MULTIPART_RENDERED if multipart else ())]))
+
+
 def choose_bulkdata(header: str | None) -> bool:
     """True for multipart/related (the default), False for a single application/octet-stream."""
     for accepted in parse_accept(header):

@@ -19,6 +19,7 @@ from PIL import Image
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
+from service.dicomweb.negotiate import JPEG
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8
 from service.pixelservice import PixelQuery, resolve_pixels
@@ -27,8 +28,6 @@ from service.store import qido
 from service.store.qido import InstanceKey
 from service.usecases.bounded import OrderedPool
 
-JPEG, PNG = "image/jpeg", "image/png"
-RENDERED_TYPES = (JPEG, PNG)
 # Thumbnails fit in this square unless `viewport` asks otherwise (OHIF shows them ~128 px).
 THUMBNAIL_SIZE = (128, 128)
 MAX_VIEWPORT = 4096

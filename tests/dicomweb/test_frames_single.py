@@ -88,3 +88,4 @@ def test_image_type_of_another_syntax_is_406(server, corpus) -> None:  # type: i
     [part] = parse_multipart(default.content, default.headers["Content-Type"])
     pixels = corpus.dataset("j2k").pixel_array
     assert bytes(part.body) == pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+

@@ -115,3 +115,27 @@ def test_rewrite_only_google_bulkdata_shapes() -> None:
     assert ('"BulkDataURI":"http://me:8080/dicomweb/studies/1.2/series/1.3/instances/1.4/'
             'bulkdata/7FE00010"') in out
     assert '"BulkDataURI":"https://else/a"' in out
+
+
+@pytest.mark.parametrize(("accept", "multipart", "expected"), [
+    (None, False, ("image/jpeg", False)),
+    ("", True, ("image/jpeg", False)),
+    ("*/*", True, ("image/jpeg", False)),
+    ("image/png", False, ("image/png", False)),
+    ("image/gif;q=1, image/png;q=0.5", False, ("image/png", False)),
+    ("image/*", False, ("image/jpeg", False)),
+    ('multipart/related; type="image/png"', True, ("image/png", True)),
+    ('multipart/related; type="image/*"', True, ("image/jpeg", True)),
+    ('multipart/related; type="image/png", image/jpeg;q=0.5', False, ("image/jpeg", False)),
+])
+def test_rendered_negotiation(accept: str | None, multipart: bool,
+                              expected: tuple[str, bool]) -> None:
+    assert negotiate.choose_rendered(accept, multipart=multipart) == expected
+
+
+@pytest.mark.parametrize(("accept", "multipart"), [
+    ("image/gif", True), ('multipart/related; type="image/png"', False),
+    ("image/png;q=0", False), ("application/dicom", True)])
+def test_rendered_refusals(accept: str, multipart: bool) -> None:
+    with pytest.raises(negotiate.NotAcceptableError, match="image/jpeg"):
+        negotiate.choose_rendered(accept, multipart=multipart)

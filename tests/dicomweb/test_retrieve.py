@@ -217,3 +217,9 @@ def test_a_failure_mid_stream_cuts_the_body_short(server, corpus, tmp_path) -> N
         boundary = answer.headers["Content-Type"].split("boundary=")[1]
         assert f"--{boundary}--".encode() not in body  # never the closing delimiter
         assert body.count(f"--{boundary}\r\n".encode()) == 3
+
+
+def test_head_answers_without_a_body(server, corpus) -> None:  # type: ignore[no-untyped-def]
+    answer = requests.head(_url(server, corpus, "ct1", "series"), headers={"Accept": AS_STORED})
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer.headers["Content-Type"].startswith('multipart/related; type="application/dicom"')

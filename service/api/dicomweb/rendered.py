@@ -28,8 +28,6 @@ from service.dicomweb import negotiate
 from service.dicomweb.multipart import new_boundary
 from service.problems import BadRequest, NotAcceptable
 from service.usecases.render import (
-    JPEG,
-    RENDERED_TYPES,
     THUMBNAIL_SIZE,
     FrameRef,
     RenderOptions,
@@ -42,7 +40,6 @@ from service.usecases.render import (
 log = logging.getLogger(__name__)
 
 PARAMETERS = frozenset({"window", "viewport", "quality", "annotation", "accept"})
-MULTIPART_RENDERED = tuple(f'multipart/related; type="{media}"' for media in RENDERED_TYPES)
 
 
 # -- rendered -------------------------------------------------------------------------------
@@ -162,23 +159,10 @@ def _private(response: Response) -> Response:
 
 
 def _media_type(*, multipart: bool) -> tuple[str, bool]:
-    """(image media type, multipart?) from `accept=` or the Accept header; 406 naming what
-    is offered when nothing fits. No preference → image/jpeg, single part."""
-    header = request.args.get("accept") or request.headers.get("Accept", "")
-    if not header.strip():
-        return JPEG, False
-    for accepted in negotiate.parse_accept(header):
-        if accepted.quality <= 0:
-            continue
-        if accepted.media_type in RENDERED_TYPES:
-            return accepted.media_type, False
-        if accepted.media_type in ("image/*", "*/*"):
-            return JPEG, False
-        if multipart and accepted.media_type == "multipart/related":
-            part_type = accepted.params.get("type", JPEG).lower()
-            if part_type in RENDERED_TYPES:
-                return part_type, True
-            if part_type in ("image/*", "*/*"):
-                return JPEG, True
-    offered = [*RENDERED_TYPES, *(MULTIPART_RENDERED if multipart else ())]
-    raise NotAcceptable(f"Rendered images are {', '.join(offered)}.", available=offered)
+    """(image media type, multipart?) from `accept=` or the Accept header; 406 otherwise."""
+    header = request.args.get("accept") or request.headers.get("Accept")
+    try:
+        return negotiate.choose_rendered(header, multipart=multipart)
+    except negotiate.NotAcceptableError as exc:
+        offered = [*negotiate.RENDERED_TYPES, *(negotiate.MULTIPART_RENDERED if multipart else ())]
+        raise NotAcceptable(f"Rendered images are {exc}.", available=offered) from exc
