@@ -20,7 +20,7 @@ import pytest
 
 from service.demo import DemoHandle, start_demo
 from service.settings import Settings
-from tests.clients.served import ExampleStudy, Exchange, Service, record_exchanges
+from tests.clients.served import ExampleStudy, Exchange, ExchangeRecorder, Service
 from tests.support.emulated import close_app, emulated_app, emulator_credentials
 from tests.support.net import serving
 
@@ -80,8 +80,9 @@ def start_service(demo: DemoHandle, database_url: str,
             started.callback(close_app, app)
             demo.ingest(app.extensions["engine"])
             exchanges: list[Exchange] = []
-            record_exchanges(app, exchanges)
+            recorder = ExchangeRecorder(app, exchanges)
             server = started.enter_context(serving(app, name="clients-test-service"))
+            started.callback(recorder.wait_idle)  # first at the end: answers finish
             return Service(f"http://127.0.0.1:{server.server_port}", app, example_files,
                            exchanges)
 

@@ -3,12 +3,14 @@ for, and every request a client made to it (recorded by a WSGI wrapper)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pydicom
 from flask import Flask
+from werkzeug.wsgi import ClosingIterator
 
 
 @dataclass(frozen=True)
@@ -50,20 +52,42 @@ class ExampleStudy:
     report_text: tuple[str, ...]  # the TextValues of the SR's content tree
 
 
-def record_exchanges(app: Flask, exchanges: list[Exchange]) -> None:
-    """Wrap the app so that each request and its answer's status land in `exchanges`."""
-    inner = app.wsgi_app
+class ExchangeRecorder:
+    """WSGI wrapper: each request and its answer's status land in `exchanges`, and
+    `wait_idle` waits until no answer is in flight (a browser may still be loading when a
+    test ends: the store must not be closed under a request that holds a connection)."""
 
-    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+    def __init__(self, app: Flask, exchanges: list[Exchange]) -> None:
+        self.inner = app.wsgi_app
+        self.exchanges = exchanges
+        self.in_flight = 0
+        self.idle = threading.Condition()
+        app.wsgi_app = self  # type: ignore[method-assign]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         def start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
             query = environ.get("QUERY_STRING")
-            exchanges.append(Exchange(
+            self.exchanges.append(Exchange(
                 environ["REQUEST_METHOD"],
                 environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
                 environ.get("HTTP_ACCEPT", ""), int(status.split()[0]),
                 next((v for k, v in headers if k.lower() == "content-type"), "")))
             return start_response(status, headers, *args)
 
-        return inner(environ, start)
+        with self.idle:
+            self.in_flight += 1
+        try:
+            return ClosingIterator(self.inner(environ, start), [self._finished])
+        except BaseException:
+            self._finished()
+            raise
 
-    app.wsgi_app = recording  # type: ignore[method-assign]
+    def _finished(self) -> None:
+        with self.idle:
+            self.in_flight -= 1
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        with self.idle:
+            if not self.idle.wait_for(lambda: self.in_flight == 0, timeout):
+                raise RuntimeError(f"{self.in_flight} requests still in flight after {timeout} s")

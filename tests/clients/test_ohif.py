@@ -93,12 +93,14 @@ def service(viewer: ViewerServer, start_service: Any) -> Service:
 
 
 @pytest.fixture
-def browser(ohif_browser: Any, service: Service) -> Any:
-    """The browser on a blank page with empty network and console logs."""
+def browser(ohif_browser: Any, service: Service) -> Iterator[Any]:
+    """The browser on a blank page with empty network and console logs; after the test,
+    back on a blank page (the viewer stops loading from the service before it stops)."""
     open_fresh(ohif_browser, "about:blank")
     requests_since_last_call(ohif_browser, ())
     ohif_browser.get_log("browser")
-    return ohif_browser
+    yield ohif_browser
+    open_fresh(ohif_browser, "about:blank")
 
 
 def assert_nothing_failed(browser: Any, viewer: ViewerServer, service: Service) -> None:
