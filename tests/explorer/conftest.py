@@ -9,7 +9,6 @@ are skipped with the reason; CI installs Debian's `chromium` and `chromium-drive
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,16 +21,9 @@ from flask import Flask
 from service.demo import start_demo
 from service.examples.shipped import load_example_dump
 from service.settings import Settings
+from tests.support.chromium import start_chromium
 from tests.support.emulated import close_app, emulated_app, emulator_credentials
 from tests.support.net import serving
-
-CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--window-size=1400,1000")
-
-
-def _binary(*names: str) -> str | None:
-    return next((found for name in names if (found := shutil.which(name))), None)
 
 
 @dataclass
@@ -99,22 +91,7 @@ def explorer(make_server_for) -> Explorer:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    chromium = _binary("chromium", "chromium-browser", "google-chrome")
-    driver_path = _binary("chromedriver", "chromium-driver")
-    if chromium is None or driver_path is None:
-        pytest.skip("Chromium or chromedriver is not installed (apt-get install chromium "
-                    "chromium-driver); CI installs them")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    driver.set_script_timeout(20)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield driver
     finally:
