@@ -24,16 +24,9 @@ CLI = str(Path(sys.executable).with_name("dicom-resolver"))
 
 
 @pytest.fixture
-def cli_env(stand_in: Emulator, database_url: str, tmp_path: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("DICOM_RESOLVER_")}
+def cli_env(service_env: dict[str, str]) -> dict[str, str]:
+    env = dict(service_env)
     env.update({
-        "GOOGLE_APPLICATION_CREDENTIALS": str(stand_in.key_file),
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "NO_GCE_CHECK": "True",
-        "DICOM_RESOLVER_HEALTHCARE_API_ROOT": stand_in.api_root,
-        "DICOM_RESOLVER_DICOM_STORE": stand_in.store_path,
-        "DICOM_RESOLVER_DATABASE_URL": database_url,
-        "DICOM_RESOLVER_MIGRATE_ON_START": "true",
         "DICOM_RESOLVER_UPSTREAM_MAX_RETRIES": "2",
         "DICOM_RESOLVER_IMPORT_POLL_SECONDS": "0.1",
     })

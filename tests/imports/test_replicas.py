@@ -95,18 +95,11 @@ class Service:
 
 
 def test_an_import_survives_the_service_being_killed(
-        stand_in: Emulator, studies: list[StandInStudy], database_url: str,
+        stand_in: Emulator, studies: list[StandInStudy], service_env: dict[str, str],
         tmp_path: Path) -> None:
     stand_in.inject("/metadata", status=None, delay=0.5, count=2 * len(studies))
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("DICOM_RESOLVER_")}
+    env = dict(service_env)
     env.update({
-        "GOOGLE_APPLICATION_CREDENTIALS": str(stand_in.key_file),
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "NO_GCE_CHECK": "True",
-        "DICOM_RESOLVER_HEALTHCARE_API_ROOT": stand_in.api_root,
-        "DICOM_RESOLVER_DICOM_STORE": stand_in.store_path,
-        "DICOM_RESOLVER_DATABASE_URL": database_url,
-        "DICOM_RESOLVER_MIGRATE_ON_START": "true",
         "DICOM_RESOLVER_IMPORT_WORKER": "true",
         "DICOM_RESOLVER_IMPORT_CONCURRENCY": "1",
         "DICOM_RESOLVER_IMPORT_LEASE_SECONDS": "2",
