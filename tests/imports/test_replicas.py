@@ -21,6 +21,7 @@ from service.emulator.server import Emulator
 from service.store.schema import import_studies
 from service.usecases.import_worker import StudyOutcome
 from tests.support.google_store import StandInStudy
+from tests.support.gunicorn import wait_healthy
 from tests.support.net import free_port
 
 CLI = str(Path(sys.executable).with_name("dicom-resolver"))
@@ -69,13 +70,8 @@ class Service:
                 [CLI, "serve", "--no-demo", "--host", "127.0.0.1", "--port", str(self.port),
                  "--workers", "1"], env=env, stdout=sink, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
+        if wait_healthy(self.url, self.process):
+            return
         self.kill()
         raise AssertionError(f"the service did not start:\n{log.read_text()}")
 
