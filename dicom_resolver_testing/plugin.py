@@ -24,6 +24,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,23 @@ def _started(what: str, began: float, config: pytest.Config) -> None:
 STARTUP_TIMES = pytest.StashKey[list[tuple[str, float]]]()
 
 
+@contextmanager
+def _running_resolver(fixture_name: str, emulator: RunningEmulator, config: pytest.Config,
+                      tmp_path_factory: pytest.TempPathFactory,
+                      began: float) -> Iterator[DicomResolver]:
+    """dicom-resolver started on `emulator` (its start-up since `began` noted under
+    `fixture_name`), stopped when the block ends."""
+    from dicom_resolver_testing.stack import start_resolver
+
+    resolver = start_resolver(emulator, tmp_path_factory.mktemp("dicom-resolver"),
+                              mode=_server_mode(config))
+    _started(f"{fixture_name}[{resolver.mode}]", began, config)
+    try:
+        yield resolver
+    finally:
+        resolver.stop()
+
+
 @pytest.fixture(scope=_scope)  # type: ignore[arg-type]
 def healthcare_emulator(request: pytest.FixtureRequest,
                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
@@ -119,16 +137,9 @@ def dicom_resolver(request: pytest.FixtureRequest, healthcare_emulator: RunningE
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[DicomResolver]:
     """dicom-resolver on loopback, pointed at `healthcare_emulator`, fixtures ingested:
     `url`, `client`, `study_uids`, `series_uids`, `instances`, `reset()`."""
-    from dicom_resolver_testing.stack import start_resolver
-
-    began = time.perf_counter()
-    resolver = start_resolver(healthcare_emulator, tmp_path_factory.mktemp("dicom-resolver"),
-                              mode=_server_mode(request.config))
-    _started(f"dicom_resolver[{resolver.mode}]", began, request.config)
-    try:
+    with _running_resolver("dicom_resolver", healthcare_emulator, request.config,
+                           tmp_path_factory, time.perf_counter()) as resolver:
         yield resolver
-    finally:
-        resolver.stop()
 
 
 @pytest.fixture
@@ -137,7 +148,7 @@ def fresh_dicom_resolver(request: pytest.FixtureRequest,
     """dicom_resolver with only the fixture studies in its store, whatever earlier tests did
     (and reset again after the test); with @pytest.mark.dicom_resolver_data("dir"), a
     service and emulator of its own."""
-    from dicom_resolver_testing.stack import start_emulator, start_resolver
+    from dicom_resolver_testing.stack import start_emulator
 
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
@@ -153,13 +164,9 @@ def fresh_dicom_resolver(request: pytest.FixtureRequest,
                               tmp_path_factory.mktemp("healthcare-emulator"),
                               account_cache=_account_cache(request.config))
     try:
-        resolver = start_resolver(emulator, tmp_path_factory.mktemp("dicom-resolver"),
-                                  mode=_server_mode(request.config))
-        _started(f"fresh_dicom_resolver[{resolver.mode}]", began, request.config)
-        try:
+        with _running_resolver("fresh_dicom_resolver", emulator, request.config,
+                               tmp_path_factory, began) as resolver:
             yield resolver
-        finally:
-            resolver.stop()
     finally:
         emulator.stop()
 

@@ -24,7 +24,13 @@ log = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 1000
 # SQLSTATEs of a dump transaction that lost a race with another one (another replica or
 # worker ingesting an overlapping dump): nothing was stored, so the whole transaction is
-# run again, and the second run sees what the winner committed.
+# run again, and the second run sees what the winner committed. PostgreSQL writers run
+# READ COMMITTED behind per-study advisory locks (repository.lock_studies), so writers of
+# one study wait instead of failing; what remains is 23505, two dumps naming different
+# studies (different locks) inserting the same instance or series, whose rerun finds the
+# conflict (409), and 40P01 for row locks taken across studies. 40001 (serialization
+# failure) no longer arises from these writers; it stays listed because a rerun is still
+# the right answer should one occur.
 RETRYABLE_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock",
                        "23505": "unique violation"}
 MAX_ATTEMPTS = 8

@@ -20,6 +20,14 @@ def uid(value: str, name: str) -> str:
     return value
 
 
+def levels(study: str, series: str | None = None,
+           instance: str | None = None) -> tuple[str, str | None, str | None]:
+    """The (study, series, instance) UIDs of a DICOMweb path that names a study, one of its
+    series or one of their instances; the levels it does not name are None."""
+    return (uid(study, "study"), None if series is None else uid(series, "series"),
+            None if instance is None else uid(instance, "instance"))
+
+
 def uid_list(value: str, name: str) -> list[str]:
     return [uid(item.strip(), name) for item in value.split(",") if item.strip()]
 

@@ -207,12 +207,9 @@ class BufferingThreadWorker(ThreadWorker):
         reading = self.reading.get(conn)
         if reading is None:  # dropped earlier in this round of events
             return
-        try:
-            data = conn.sock.recv(READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client closed (or reset) the connection
             self._unregister(conn)
             self._forget(conn)
@@ -325,12 +322,9 @@ class BufferingThreadWorker(ThreadWorker):
         if conn not in self.lingering:
             return
         until, drained = self.lingering[conn]
-        try:
-            data = conn.sock.recv(READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         drained += len(data)
         if not data or drained >= LINGER_MAX_BYTES:
             self._end_linger(conn)
@@ -375,6 +369,17 @@ def _problem_answer(problem: ServiceError) -> bytes:
             f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n")
     return head.encode("ascii") + body
+
+
+def _receive(sock: socket.socket) -> bytes | None:
+    """What a readable non-blocking socket holds, up to READ_CHUNK: b"" when the peer
+    closed or reset the connection, None when there is nothing to read after all."""
+    try:
+        return sock.recv(READ_CHUNK)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:

@@ -24,6 +24,8 @@ from openapi_core.exceptions import OpenAPIError
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from service import create_app
+from service.emulator.server import Emulator
+from service.examples.factory import write_dicom_files
 from service.settings import Settings
 from tests.support.dumps import study_fixtures
 
@@ -141,6 +143,17 @@ def ingest(client: FlaskClient, body: bytes) -> None:
     # validating this large body again for every fixture would only cost time.
     response = client.post("/v1/dumps", data=body, content_type="application/dicom+json")
     assert response.status_code == 200, response.get_data()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory,
+             study_datasets: list[pydicom.Dataset]) -> Iterator[Emulator]:
+    """The Healthcare API emulator serving the study's .dcm files (pixels, retrieve);
+    tests that plan faults clear them when they end."""
+    folder = tmp_path_factory.mktemp("emulated-store")
+    write_dicom_files(study_datasets, folder)
+    with Emulator(folder) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,22 +15,12 @@ from PIL import Image
 
 from service.bulkdata.multipart import parse_multipart
 from service.emulator.server import Emulator
-from service.examples.factory import write_dicom_files
 from service.settings import Settings
 from tests.contract.conftest import Contract
 from tests.support.emulated import close_app, emulated_app, emulator_credentials
 from tests.support.part10 import assert_same_instance
 
 AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory,
-             study_datasets: list[pydicom.Dataset]) -> Iterator[Emulator]:
-    folder = tmp_path_factory.mktemp("retrieve-store")
-    write_dicom_files(study_datasets, folder)
-    with Emulator(folder) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from service import create_app
 from service.bulkdata.auth import HEALTHCARE_SCOPE
 from service.bulkdata.client import BulkDataClient
 from service.emulator.server import Emulator
-from service.examples.factory import write_dicom_files
 from service.settings import Settings
 from tests.contract.conftest import DESERIALIZERS, Contract
 
@@ -33,15 +32,6 @@ from tests.contract.conftest import DESERIALIZERS, Contract
 # study never triggers.
 FOREIGN_HOST = "2.25.1001"  # PixelData BulkDataURI on a host outside the allowlist
 HALF_SLOPE = "2.25.1002"  # RescaleSlope 0.5: values int16 cannot hold exactly
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory,
-             study_datasets: list[pydicom.Dataset]) -> Iterator[Emulator]:
-    folder = tmp_path_factory.mktemp("emulated-store")
-    write_dicom_files(study_datasets, folder)
-    with Emulator(folder) as running:
-        yield running
 
 
 def _variant(instance: dict, sop_uid: str) -> dict:

@@ -18,8 +18,6 @@ import pydicom
 import pytest
 from dicomweb_client import DICOMwebClient
 from flask import Flask
-from pydicom.data import get_testdata_file
-from pydicom.uid import generate_uid
 
 from service.emulator.server import Emulator
 from service.examples.factory import (
@@ -30,6 +28,7 @@ from service.examples.factory import (
     write_dicom_files,
 )
 from service.settings import Settings
+from tests.support.dcm_files import copy_with_new_uids
 from tests.support.emulated import close_app, emulated_app, emulator_credentials, new_account
 from tests.support.net import serving
 
@@ -56,17 +55,6 @@ class Corpus:
         return self.dump + [instance for study in self.studies for instance in study]
 
 
-def _copy_with_new_uids(name: str, folder: Path) -> Path:
-    ds = pydicom.dcmread(get_testdata_file(name))
-    if "ReferencedRTPlanSequence" in ds:
-        del ds.ReferencedRTPlanSequence  # holds a UID pydicom warns about
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    path = folder / f"{ds.SOPInstanceUID}.dcm"
-    ds.save_as(path)
-    return path
-
-
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     folder = tmp_path_factory.mktemp("dicomweb-store")
@@ -81,7 +69,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
                            strict=True))
     for role, name in (("dose", "rtdose.dcm"), ("dose_rle", "rtdose_rle.dcm"),
                        ("j2k", "MR_small_jp2klossless.dcm")):
-        found.files[role] = _copy_with_new_uids(name, folder)
+        found.files[role] = copy_with_new_uids(name, folder)
     found.dump = [to_google_json(pydicom.dcmread(path)) for path in found.files.values()]
     found.studies = make_studies(30, seed=3)
     return found

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,31 +20,20 @@ from PIL import Image
 
 from service.emulator.server import Emulator
 from tests.dicomweb.oracle import windowed
-from tests.support.database import fresh_schema
 from tests.support.gunicorn import GunicornServer
 from tests.support.part10 import assert_same_instance
 
-TEST_DATABASE_VARIABLE = "DICOM_RESOLVER_TEST_DATABASE_URL"
 CT_ROLES = ("ct1", "ct2", "ct3", "ct4")
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
-    if server_url:
-        yield from fresh_schema(server_url)
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('dwc') / 'store.sqlite3'}"
-
-
-@pytest.fixture(scope="module")
-def service(corpus: Any, emulator: Emulator, database: str,
+def service(corpus: Any, emulator: Emulator, module_database_url: str,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[GunicornServer]:
     """gunicorn with nothing but the store, the emulator's root and its key configured
     (no PUBLIC_BASE_URL): the URLs it writes must still carry its port."""
     folder = tmp_path_factory.mktemp("dwc-gunicorn")
     server = GunicornServer(
-        database, folder / "gunicorn.log", workers=2,
+        module_database_url, folder / "gunicorn.log", workers=2,
         DICOM_RESOLVER_HEALTHCARE_API_ROOT=emulator.api_root,
         DICOM_RESOLVER_MIGRATE_ON_START="true",
         GOOGLE_APPLICATION_CREDENTIALS=str(emulator.key_file),

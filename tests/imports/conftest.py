@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,20 @@ def make_app(stand_in: Emulator, database_url: str) -> Iterator[Callable[..., Fl
             return make(settings, credentials=emulator_credentials(stand_in))
 
         yield build
+
+
+@pytest.fixture
+def service_env(stand_in: Emulator, database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `dicom-resolver` process importing from the stand-in into the
+    test's store: none of the caller's DICOM_RESOLVER_* settings, the stand-in's key file."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("DICOM_RESOLVER_")}
+    env.update({
+        "GOOGLE_APPLICATION_CREDENTIALS": str(stand_in.key_file),
+        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "NO_GCE_CHECK": "True",
+        "DICOM_RESOLVER_HEALTHCARE_API_ROOT": stand_in.api_root,
+        "DICOM_RESOLVER_DICOM_STORE": stand_in.store_path,
+        "DICOM_RESOLVER_DATABASE_URL": database_url,
+        "DICOM_RESOLVER_MIGRATE_ON_START": "true",
+    })
+    return env

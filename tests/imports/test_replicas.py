@@ -21,6 +21,7 @@ from service.emulator.server import Emulator
 from service.store.schema import import_studies
 from service.usecases.import_worker import StudyOutcome
 from tests.support.google_store import StandInStudy
+from tests.support.gunicorn import wait_healthy
 from tests.support.net import free_port
 
 CLI = str(Path(sys.executable).with_name("dicom-resolver"))
@@ -69,13 +70,8 @@ class Service:
                 [CLI, "serve", "--no-demo", "--host", "127.0.0.1", "--port", str(self.port),
                  "--workers", "1"], env=env, stdout=sink, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
+        if wait_healthy(self.url, self.process):
+            return
         self.kill()
         raise AssertionError(f"the service did not start:\n{log.read_text()}")
 
@@ -95,18 +91,11 @@ class Service:
 
 
 def test_an_import_survives_the_service_being_killed(
-        stand_in: Emulator, studies: list[StandInStudy], database_url: str,
+        stand_in: Emulator, studies: list[StandInStudy], service_env: dict[str, str],
         tmp_path: Path) -> None:
     stand_in.inject("/metadata", status=None, delay=0.5, count=2 * len(studies))
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("DICOM_RESOLVER_")}
+    env = dict(service_env)
     env.update({
-        "GOOGLE_APPLICATION_CREDENTIALS": str(stand_in.key_file),
-        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "NO_GCE_CHECK": "True",
-        "DICOM_RESOLVER_HEALTHCARE_API_ROOT": stand_in.api_root,
-        "DICOM_RESOLVER_DICOM_STORE": stand_in.store_path,
-        "DICOM_RESOLVER_DATABASE_URL": database_url,
-        "DICOM_RESOLVER_MIGRATE_ON_START": "true",
         "DICOM_RESOLVER_IMPORT_WORKER": "true",
         "DICOM_RESOLVER_IMPORT_CONCURRENCY": "1",
         "DICOM_RESOLVER_IMPORT_LEASE_SECONDS": "2",

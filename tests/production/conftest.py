@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
+
+from tests.support.gunicorn import stop_process, wait_healthy
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("dicom-resolver"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServiceProcess:
@@ -45,26 +39,13 @@ class ServiceProcess:
                                             stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> ServiceProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.2)
+        if wait_healthy(self.url, self.process, timeout):
+            return self
         self.stop()
         raise RuntimeError(f"the service did not start:\n{self.log}")
 
     def stop(self) -> int:
-        if self.process.returncode is not None:
-            return self.process.returncode
-        self.process.terminate()
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            if self.process.returncode is None:
-                self.process.kill()
-                self.process.wait()
+        return stop_process(self.process, timeout=30)
 
     @property
     def log(self) -> str:

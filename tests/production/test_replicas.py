@@ -65,17 +65,7 @@ def test_concurrent_overlapping_ingest_through_both_loses_nothing(
     assert [status for status, _ in answers] == [200] * len(jobs), answers
 
     expected = {ds.SOPInstanceUID: ds for datasets in studies for ds in datasets}
-    engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            stored = connection.execute(sa.text(
-                "SELECT sop_uid, series_uid, study_uid FROM instances")).all()
-            series_counts = dict(connection.execute(sa.text(
-                "SELECT series_uid, instance_count FROM series")).all())
-            study_counts = dict(connection.execute(sa.text(
-                "SELECT study_uid, instance_count FROM studies")).all())
-    finally:
-        engine.dispose()
+    stored, series_counts, study_counts = _stored(postgres_url)
     assert sorted(uid for uid, _, _ in stored) == sorted(expected)  # nothing lost, no twin
     assert all(expected[sop].SeriesInstanceUID == series_uid for sop, series_uid, _ in stored)
     # The stored counts (read-then-write at ingest) agree with the rows: no lost update.

@@ -35,6 +35,19 @@ def file_dataset(sop_class_uid: str, *, rows: int, columns: int) -> pydicom.Data
     return ds
 
 
+def copy_with_new_uids(name: str, folder: Path) -> Path:
+    """pydicom's test file `name` written to `folder` with fresh study, series and SOP
+    Instance UIDs (so that suites sharing a session store do not collide)."""
+    ds = pydicom.dcmread(get_testdata_file(name))
+    if "ReferencedRTPlanSequence" in ds:
+        del ds.ReferencedRTPlanSequence  # holds a UID pydicom warns about
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    path = folder / f"{ds.SOPInstanceUID}.dcm"
+    ds.save_as(path)
+    return path
+
+
 def write_enhanced_ct(folder: Path, *, seed: int, rescales: Sequence[tuple[float, float]],
                       z_positions: Sequence[float], frame_of_reference: bool = False) -> Path:
     """A 16×16 Enhanced CT, one frame per (slope, intercept) of `rescales`, each frame at

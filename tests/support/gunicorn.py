@@ -1,4 +1,8 @@
-"""The service under gunicorn, as a real process on a loopback port (a free, non-default one)."""
+"""The service under gunicorn, as a real process on a loopback port (a free, non-default one).
+
+wait_healthy and stop_process are shared by every test that starts the service as a
+process (here, tests/production's `dicom-resolver serve`, tests/imports' replicas).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,31 @@ import requests
 from tests.support.net import free_port
 
 
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> bool:
+    """Whether `url`/healthz answered 200 within `timeout` while `process` was running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return True
+        except requests.RequestException:
+            time.sleep(0.2)
+    return False
+
+
+def stop_process(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`; its exit status."""
+    if process.returncode is not None:
+        return process.returncode
+    process.terminate()
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            process.wait()
+
+
 class GunicornServer:
     def __init__(self, database_url: str, log_path: Path, workers: int = 3, **env: str) -> None:
         self.port = free_port()
@@ -25,26 +54,12 @@ class GunicornServer:
                  f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "service:create_app()"],
                 env=child_env, stdout=subprocess.DEVNULL, stderr=log)
         self.log_path = log_path
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("gunicorn did not start")
+        if not wait_healthy(self.url, self.process):
+            self.stop()
+            raise RuntimeError("gunicorn did not start")
 
     def stop(self) -> int:
-        if self.process.returncode is not None:
-            return self.process.returncode
-        self.process.terminate()
-        try:
-            return self.process.wait(timeout=15)
-        finally:
-            if self.process.returncode is None:
-                self.process.kill()
-                self.process.wait()
+        return stop_process(self.process, timeout=15)
 
     @property
     def stderr(self) -> str:

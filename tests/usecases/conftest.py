@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pydicom
 import pytest
-from pydicom.data import get_testdata_file
-from pydicom.uid import generate_uid
 
 from service.bulkdata.client import BulkDataClient
 from service.demo import write_example_files
 from service.emulator.server import Emulator
+from tests.support.dcm_files import copy_with_new_uids
 from tests.support.emulated import (
     FAST_BACKOFF,
     emulated_settings,
@@ -26,23 +24,12 @@ TEST_FILES = ("rtdose.dcm", "rtdose_rle.dcm", "MR_small_jp2klossless.dcm", "MR_s
               "MR_small_bigendian.dcm", "SC_rgb_jpeg_dcmtk.dcm", "CT_small.dcm")
 
 
-def _copy_with_new_uids(name: str, folder: Path) -> Path:
-    ds = pydicom.dcmread(get_testdata_file(name))
-    if "ReferencedRTPlanSequence" in ds:
-        del ds.ReferencedRTPlanSequence  # holds a UID pydicom warns about
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    path = folder / f"{ds.SOPInstanceUID}.dcm"
-    ds.save_as(path)
-    return path
-
-
 @pytest.fixture(scope="session")
 def dicom_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp("retrieve-store")
     write_example_files(folder)
     for name in TEST_FILES:
-        _copy_with_new_uids(name, folder)
+        copy_with_new_uids(name, folder)
     return sorted(folder.glob("*.dcm"))
 
 

@@ -28,18 +28,17 @@ log = logging.getLogger(__name__)
 
 @blueprint.get("/studies/<study>")
 def retrieve_study(study: str) -> Response:
-    return _retrieve(params.uid(study, "study"))
+    return _retrieve(*params.levels(study))
 
 
 @blueprint.get("/studies/<study>/series/<series>")
 def retrieve_series(study: str, series: str) -> Response:
-    return _retrieve(params.uid(study, "study"), params.uid(series, "series"))
+    return _retrieve(*params.levels(study, series))
 
 
 @blueprint.get("/studies/<study>/series/<series>/instances/<instance>")
 def retrieve_instance(study: str, series: str, instance: str) -> Response:
-    return _retrieve(params.uid(study, "study"), params.uid(series, "series"),
-                     params.uid(instance, "instance"))
+    return _retrieve(*params.levels(study, series, instance))
 
 
 def _retrieve(study_uid: str, series_uid: str | None = None,

@@ -54,18 +54,17 @@ def bulkdata_client() -> BulkDataClient:
 
 @blueprint.get("/studies/<study>/metadata")
 def study_metadata(study: str) -> Response:
-    return _metadata(params.uid(study, "study"))
+    return _metadata(*params.levels(study))
 
 
 @blueprint.get("/studies/<study>/series/<series>/metadata")
 def series_metadata(study: str, series: str) -> Response:
-    return _metadata(params.uid(study, "study"), params.uid(series, "series"))
+    return _metadata(*params.levels(study, series))
 
 
 @blueprint.get("/studies/<study>/series/<series>/instances/<instance>/metadata")
 def instance_metadata(study: str, series: str, instance: str) -> Response:
-    return _metadata(params.uid(study, "study"), params.uid(series, "series"),
-                     params.uid(instance, "instance"))
+    return _metadata(*params.levels(study, series, instance))
 
 
 def _metadata(study_uid: str, series_uid: str | None = None,
