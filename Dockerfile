@@ -1,9 +1,9 @@
 # Two stages: build a wheel of the service, then install it into a slim runtime image.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# setup.py copies the root openapi.yaml into the wheel's service package.
+COPY pyproject.toml setup.py MANIFEST.in README.md openapi.yaml ./
 COPY service ./service
-COPY openapi.yaml ./service/openapi.yaml
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
