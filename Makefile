@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck example-test bench clean
+.PHONY: run test lint typecheck example-test wheel-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ $(EXAMPLE_STAMP): pyproject.toml client/pyproject.toml $(EXAMPLE)/pyproject.toml
 
 example-test: $(EXAMPLE_STAMP)
 	cd $(EXAMPLE) && .venv/bin/python -m pytest -q
+
+# The built wheel, installed in a fresh venv outside the repository, serves (.ci/wheel_check.py).
+wheel-check: $(STAMP_TEST)
+	$(BIN)/python .ci/wheel_check.py
 
 # Benchmarks (not tests): each prints its figures beside same-run baselines.
 bench: $(STAMP_TEST)
