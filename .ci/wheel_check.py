@@ -156,12 +156,21 @@ def check(work: Path) -> None:
         wait_until_up(base, server, log)
         check_served(base, study_uid)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group (gunicorn and its worker), SIGKILL if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, None)):
         try:
-            server.wait(timeout=30)
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:  # the whole group has already gone
+            pass
+        try:
+            server.wait(timeout=grace)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+            continue
 
 
 def main() -> int:
