@@ -168,9 +168,10 @@ def machine() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def postgres_schema(server_url: str) -> Iterator[str]:
+def postgres_schema(server_url: str, keep: bool = False) -> Iterator[str]:
     """A fresh schema on the PostgreSQL server of `server_url` (search_path set in the URL
-    it yields, as tests/conftest.py does), dropped with everything in it on exit."""
+    it yields, as tests/conftest.py does), dropped with everything in it on exit unless
+    `keep`."""
     import uuid
 
     import sqlalchemy as sa
@@ -183,6 +184,7 @@ def postgres_schema(server_url: str) -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with admin.begin() as connection:
-            connection.execute(sa.schema.DropSchema(schema, cascade=True))
+        if not keep:
+            with admin.begin() as connection:
+                connection.execute(sa.schema.DropSchema(schema, cascade=True))
         admin.dispose()
