@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck example-test bench clean
+.PHONY: run test lint typecheck example-test bench bench-throughput bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,15 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.pixels
 	$(BIN)/python -m bench.volume
 	$(BIN)/python -m bench.dicomweb
+
+# wrk against `dicom-resolver serve` (needs Debian's wrk; says so and stops without it).
+# BENCH_ARGS passes options, e.g. BENCH_ARGS='--database-url postgresql+psycopg://…'.
+bench-throughput: $(STAMP_TEST)
+	$(BIN)/python -m bench.throughput $(BENCH_ARGS)
+
+# 1,000,000 instances by default (≈ 30 GB of SQLite): e.g. BENCH_ARGS='--studies 1000'.
+bench-scale: $(STAMP_TEST)
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var $(EXAMPLE)/.venv
