@@ -304,7 +304,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     for statement, plan, scans in result["plans"]:
         flag = ("**SCAN: " + "; ".join(scans) + "**") if scans else "no full scan"
         short = " ".join(statement.split())
-        lines.append(f"- {flag} — `{short[:160]}{'…' if len(short) > 160 else ''}`")
+        if not scans and len(short) > 160:  # a flagged statement is shown whole
+            short = short[:160] + "…"
+        lines.append(f"- {flag} — `{short}`")
         lines += [f"    - `{line}`" for line in plan]
     return "\n".join(lines)
 

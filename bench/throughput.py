@@ -211,25 +211,31 @@ def profile(name: str, url: str, server: Server, seconds: float, out: Path) -> s
 
 
 PACKAGES = (("sqlalchemy", "SQLAlchemy"), ("psycopg", "psycopg driver"),
-            ("sqlite3", "sqlite3 driver"), ("werkzeug", "Werkzeug"), ("flask", "Flask"),
+            ("sqlite3/", "sqlite3 driver"), ("werkzeug", "Werkzeug"), ("flask", "Flask"),
             ("gunicorn", "gunicorn"), ("logging", "logging"), ("orjson", "orjson"),
             ("prometheus_client", "prometheus_client"), ("/service/", "service (own code)"),
             ("selectors", "selectors/socket"), ("socket", "selectors/socket"),
             ("threading", "threading"), ("concurrent", "threading"), ("json", "json"))
 
 
+def without_line(frame: str) -> str:
+    """`func (path/file.py:12)` → `func (path/file.py)`: a function, whatever its line."""
+    return re.sub(r":\d+\)$", ")", frame)
+
+
 def package_of(frame: str) -> str:
-    location = frame.rsplit("(", 1)[-1]
+    path = "/" + without_line(frame).rsplit("(", 1)[-1].rstrip(")")
     for marker, label in PACKAGES:
-        if marker in location:
+        if marker in path:
             return label
-    return "other: " + location.split(":")[0].rsplit("/", 1)[-1].rstrip(")")
+    return "other: " + path.rsplit("/", 1)[-1]
 
 
 def summarize_profile(name: str, collapsed: str) -> str:
-    """Shares of samples by package of the leaf frame, and the top functions (inclusive)."""
+    """Shares of samples by package (leaf frame; anywhere on the stack), top functions."""
     by_package: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
+    package_inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -239,13 +245,18 @@ def summarize_profile(name: str, collapsed: str) -> str:
         frames = stack.split(";")
         total += count
         by_package[package_of(frames[-1])] += count
-        for frame in set(frames):
-            inclusive[frame] += count
+        for function in {without_line(frame) for frame in frames}:
+            inclusive[function] += count
+        for package in {package_of(frame) for frame in frames}:
+            package_inclusive[package] += count
     if not total:
         return f"{name}: no samples"
     lines = [f"#### {name}: {total} samples of one worker",
              "", "Self time by package (leaf frame): " + ", ".join(
                  f"{label} {count / total:.0%}" for label, count in by_package.most_common(12)),
+             "", "Samples with the package anywhere on the stack: " + ", ".join(
+                 f"{label} {count / total:.0%}"
+                 for label, count in package_inclusive.most_common(12)),
              "", "Top functions, inclusive share:", ""]
     skip = ("<module>", "run (gunicorn", "run_for_one", "run (threading", "_bootstrap",
             "worker (concurrent", "init_process", "spawn_worker", "spawn_workers",
