@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         backend = "PostgreSQL" if args.database_url else "SQLite"
-        title = f"Scale ({backend})"
+        title = f"Scale ({backend}, {result['total']:,} instances)"
         end = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         section = (
             f"\n## {title} — {dt.datetime.now():%Y-%m-%d %H:%M}\n\n"
