@@ -194,20 +194,29 @@ def measure(name: str, url: str, server: Server, args: argparse.Namespace,
 
 
 def profile(name: str, url: str, server: Server, seconds: float, out: Path) -> str:
-    """py-spy samples one worker while wrk loads `url`; a summary of where the time goes."""
+    """py-spy samples one worker while wrk loads `url`; a summary of where the time goes.
+
+    Two recorders at once: every non-idle thread (wall time, includes threads blocked in
+    socket writes, which py-spy does not always see as idle), and with --gil only the
+    thread holding the GIL (≈ the Python CPU time of the worker)."""
     spy = BIN / "py-spy"
     if not spy.exists():
         return f"{name}: py-spy not installed (.venv/bin/pip install py-spy)"
     worker = server.worker_pids()[0]
-    raw = out / f"{re.sub(r'[^a-z]+', '-', name.lower())}.txt"
-    recorder = subprocess.Popen(
+    stem = re.sub(r"[^a-z]+", "-", name.lower())
+    outputs = {"non-idle threads": out / f"{stem}.txt", "GIL holder": out / f"{stem}-gil.txt"}
+    recorders = [subprocess.Popen(
         [str(spy), "record", "--pid", str(worker), "--duration", f"{seconds + 2:g}",
-         "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
+         "--rate", "200", "--format", "raw", "--output", str(path), "--nonblocking",
+         *(["--gil"] if kind == "GIL holder" else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for kind, path in outputs.items()]
     time.sleep(1)
     wrk(url, seconds, server.master_pid)
-    recorder.wait(timeout=seconds + 60)
-    return summarize_profile(name, raw.read_text())
+    for recorder in recorders:
+        recorder.wait(timeout=seconds + 60)
+    return "\n\n".join(summarize_profile(f"{name}, {kind}", path.read_text())
+                       for kind, path in outputs.items())
 
 
 PACKAGES = (("sqlalchemy", "SQLAlchemy"), ("psycopg", "psycopg driver"),
@@ -258,7 +267,8 @@ def summarize_profile(name: str, collapsed: str) -> str:
                  f"{label} {count / total:.0%}"
                  for label, count in package_inclusive.most_common(12)),
              "", "Top functions, inclusive share:", ""]
-    skip = ("<module>", "run (gunicorn", "run_for_one", "run (threading", "_bootstrap",
+    skip = ("<module>", "Thread.", "_worker (concurrent", "_WorkItem.run",
+             "run (gunicorn", "run_for_one", "run (threading", "_bootstrap",
             "worker (concurrent", "init_process", "spawn_worker", "spawn_workers",
             "manage_workers", "main (", "start (gunicorn", "run (dicom", "serve (")
     shown = 0
@@ -288,8 +298,9 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str
                "DICOM_RESOLVER_HEALTHCARE_API_ROOT": emulator.api_root,
                "NO_GCE_CHECK": "True"}
         with served(hello_command(), env, workdir / "hello.log") as floor:
-            measure("floor: WSGI hello under the same gunicorn config", floor.url + "/", floor,
-                    args, results)
+            if not args.profile_only:
+                measure("floor: WSGI hello under the same gunicorn config", floor.url + "/",
+                        floor, args, results)
         with served(service_command(), env, workdir / "service.log") as server:
             started = time.perf_counter()
             populate(server.url, [*studies, big, make_dump(pixel_datasets)])
@@ -308,15 +319,17 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str
                 ("study metadata, 300 instances", f"{server.url}/dicomweb/studies/{study_uid}"
                                                   "/metadata"),
             ]
-            for name, url in cases:
+            for name, url in [] if args.profile_only else cases:
                 measure(name, url, server, args, results)
-            if args.profile:
+            if args.profile or args.profile_only:
                 profile_dir = workdir / "profiles"
                 profile_dir.mkdir()
                 for name, url in cases[:2]:
                     profiles.append(profile(name, url, server, args.profile_seconds,
                                             profile_dir))
                     print(profiles[-1], flush=True)
+        if args.profile_only:
+            return results, profiles
         with served(service_command(), {**env, "DICOM_RESOLVER_PIXEL_CACHE_BYTES": "0"},
                     workdir / "uncached.log") as uncached:
             measure("pixels, uncached slice (fetched from the emulator every time)",
@@ -341,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="PostgreSQL server URL (a fresh schema is used)")
     parser.add_argument("--profile", action="store_true", help="py-spy one worker")
     parser.add_argument("--profile-seconds", type=float, default=15.0)
+    parser.add_argument("--profile-only", action="store_true",
+                        help="only the profiles (printed, not written)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -354,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             results, profiles = run(args, workdir, url)
     table = report(results)
     print(table)
-    if not args.no_write:
+    if not args.no_write and not args.profile_only:
         backend = "PostgreSQL" if args.database_url else "SQLite"
         title = f"Throughput (wrk, {backend})"
         command_tail = " --database-url …" if args.database_url else ""
