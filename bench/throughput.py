@@ -21,7 +21,9 @@ stack (gunicorn + logging) with no application in it.
 
 With --profile, py-spy (pip install py-spy into the venv; not a project dependency)
 samples one worker while wrk loads /healthz and the QIDO study search, and prints the
-share of samples per package (leaf frame) and the top functions (inclusive).
+share of samples per package (leaf frame) and the top functions (inclusive). That server
+is `gunicorn -c gunicorn.conf.py --max-requests 0 'service:create_app()'` (the same config
+with worker recycling off, so that the profiled worker lives through the recording).
 wrk is a Debian package (`apt-get install wrk`); without it the bench says so and stops.
 Benches are not tests: `make test` and CI never run this.
 """
@@ -268,7 +270,7 @@ def summarize_profile(name: str, collapsed: str) -> str:
                  for label, count in package_inclusive.most_common(12)),
              "", "Top functions, inclusive share:", ""]
     skip = ("<module>", "Thread.", "_worker (concurrent", "_WorkItem.run",
-             "run (gunicorn", "run_for_one", "run (threading", "_bootstrap",
+            "run (gunicorn", "run_for_one", "run (threading", "_bootstrap",
             "worker (concurrent", "init_process", "spawn_worker", "spawn_workers",
             "manage_workers", "main (", "start (gunicorn", "run (dicom", "serve (")
     shown = 0
@@ -321,12 +323,17 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str
             ]
             for name, url in [] if args.profile_only else cases:
                 measure(name, url, server, args, results)
-            if args.profile or args.profile_only:
+        if args.profile or args.profile_only:
+            # The same app and gunicorn.conf.py, with worker recycling (max_requests) off:
+            # otherwise the profiled worker is replaced in the middle of the recording.
+            with served([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind",
+                         "127.0.0.1:{port}", "--max-requests", "0", "service:create_app()"],
+                        env, workdir / "profiled.log") as profiled:
                 profile_dir = workdir / "profiles"
                 profile_dir.mkdir()
                 for name, url in cases[:2]:
-                    profiles.append(profile(name, url, server, args.profile_seconds,
-                                            profile_dir))
+                    profiles.append(profile(name, url.replace(server.url, profiled.url),
+                                            profiled, args.profile_seconds, profile_dir))
                     print(profiles[-1], flush=True)
         if args.profile_only:
             return results, profiles
