@@ -380,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         backend = "PostgreSQL" if args.database_url else "SQLite"
         title = f"Throughput (wrk, {backend})"
         command_tail = " --database-url …" if args.database_url else ""
+        pg_note = ("; PostgreSQL's own backend CPU is not in it (a separate server)"
+                   if args.database_url else "")
         end_load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         text = (f"\n## {title} — {dt.datetime.now():%Y-%m-%d %H:%M}\n\n"
                 f"nproc {info['nproc']} ({info['cpu']}, {info['memory']}), Python "
@@ -389,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 f": `dicom-resolver serve` (gunicorn.conf.py as shipped) on {backend}, wrk "
                 f"{CONNECTIONS} connections / {WRK_THREADS} threads, median of {args.runs} "
                 f"runs of {args.duration:g} s after a 1 s warm-up. Server CPU = utime + stime "
-                f"of master and workers (/proc) / requests.\n\n{table}\n")
+                f"of master and workers (/proc) / requests{pg_note}.\n\n{table}\n")
         if profiles:
             text += "\n### Profiles (py-spy, one worker)\n\n" + "\n\n".join(profiles) + "\n"
         write_section(title, text)
