@@ -93,14 +93,14 @@ class WrkRun:
     errors: int
 
 
-def server_cpu_seconds(master_pid: int) -> float:
+def server_cpu_seconds(server: Server) -> float:
     """CPU (user + system) of the master, its live workers and its reaped workers, in s."""
     total = 0
-    for pid in Server(url="", master_pid=master_pid, log_path=Path()).worker_pids():
+    for pid in server.worker_pids():
         with contextlib.suppress(OSError, IndexError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
-    fields = Path(f"/proc/{master_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{server.master_pid}/stat").read_text().rsplit(")", 1)[1].split()
     # utime, stime, then cutime, cstime: workers the master has reaped (max_requests).
     total += sum(int(value) for value in fields[11:15])
     return total / TICKS
@@ -126,12 +126,12 @@ def parse_wrk(output: str) -> tuple[int, float, float, float, int]:
     return requests_done, rps, p50, p99, errors
 
 
-def wrk(url: str, duration: float, master_pid: int) -> WrkRun:
-    before = server_cpu_seconds(master_pid)
+def wrk(url: str, duration: float, server: Server) -> WrkRun:
+    before = server_cpu_seconds(server)
     done = subprocess.run(
         ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{duration:g}s",
          "--latency", url], capture_output=True, text=True, check=True)
-    cpu = server_cpu_seconds(master_pid) - before
+    cpu = server_cpu_seconds(server) - before
     count, rps, p50, p99, errors = parse_wrk(done.stdout)
     return WrkRun(count, rps, p50, p99, cpu * 1e3 / max(count, 1), errors)
 
@@ -181,8 +181,8 @@ def measure(name: str, url: str, server: Server, args: argparse.Namespace,
             results: dict[str, dict[str, float]]) -> None:
     answer = requests.get(url, timeout=60)
     answer.raise_for_status()
-    wrk(url, 1, server.master_pid)  # warm-up: connections, caches, lazy imports
-    runs = [wrk(url, args.duration, server.master_pid) for _ in range(args.runs)]
+    wrk(url, 1, server)  # warm-up: connections, caches, lazy imports
+    runs = [wrk(url, args.duration, server) for _ in range(args.runs)]
     load = os.getloadavg()[0]
     row = {"rps": median([r.rps for r in runs]), "p50": median([r.p50_ms for r in runs]),
            "p99": median([r.p99_ms for r in runs]),
@@ -214,7 +214,7 @@ def profile(name: str, url: str, server: Server, seconds: float, out: Path) -> s
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for kind, path in outputs.items()]
     time.sleep(1)
-    wrk(url, seconds, server.master_pid)
+    wrk(url, seconds, server)
     for recorder in recorders:
         recorder.wait(timeout=seconds + 60)
     return "\n\n".join(summarize_profile(f"{name}, {kind}", path.read_text())
