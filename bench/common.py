@@ -170,3 +170,26 @@ def machine() -> dict[str, str]:
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     return {"nproc": str(os.cpu_count()), "cpu": model, "memory": memory,
             "python": platform.python_version(), "load average at start": load}
+
+
+@contextlib.contextmanager
+def postgres_schema(server_url: str, keep: bool = False) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server of `server_url` (search_path set in the URL
+    it yields, as tests/conftest.py does), dropped with everything in it on exit unless
+    `keep`."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.schema.CreateSchema(schema))
+    url = sa.make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with admin.begin() as connection:
+                connection.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
