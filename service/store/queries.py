@@ -6,10 +6,11 @@ only the computed counts are added around it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy import Engine, Integer, Select, and_, bindparam, exists, func, select
 
 from service.dicom.index_values import index_text
 from service.store.schema import instances, series, studies
@@ -71,47 +72,80 @@ def _series_json(row) -> bytes:  # type: ignore[no-untyped-def]
     })
 
 
-def _study_conditions(query: StudyQuery) -> list:
-    conditions = []
+def _study_search(query: StudyQuery) -> tuple[tuple[str | None, tuple[str, ...]], dict]:
+    """The shape of a study search (which conditions, the name compared how) and the
+    values of its bound parameters."""
+    values: dict = {}
+    name_match = None
     # Index columns hold index_text of a value (see dicom/index_values.py).
     if query.patient_id is not None:
-        conditions.append(studies.c.patient_id == index_text(query.patient_id))
+        values["q_patient_id"] = index_text(query.patient_id)
     if query.patient_name is not None:
         pattern = query.patient_name.upper()
         if "*" in pattern or "?" in pattern:
-            conditions.append(studies.c.patient_name_key.like(wildcard_to_like(pattern),
-                                                              escape="\\"))
+            name_match, values["q_patient_name"] = "like", wildcard_to_like(pattern)
         else:
-            conditions.append(studies.c.patient_name_key == index_text(pattern))
+            name_match, values["q_patient_name"] = "equal", index_text(pattern)
     if query.study_date_from:
-        conditions.append(studies.c.study_date >= query.study_date_from)
+        values["q_date_from"] = query.study_date_from
     if query.study_date_to:
-        conditions.append(studies.c.study_date <= query.study_date_to)
+        values["q_date_to"] = query.study_date_to
     if query.accession_number is not None:
-        conditions.append(studies.c.accession_number == index_text(query.accession_number))
+        values["q_accession_number"] = index_text(query.accession_number)
     if query.modalities:
-        conditions.append(exists().where(and_(series.c.study_uid == studies.c.study_uid,
-                                              series.c.modality.in_(query.modalities))))
+        values["q_modalities"] = list(query.modalities)
     if query.study_uids:
-        conditions.append(studies.c.study_uid.in_(query.study_uids))
-    return conditions
+        values["q_study_uids"] = list(query.study_uids)
+    return (name_match, tuple(values)), values
+
+
+# A search's statements are built once per shape and reused with new values: a statement
+# object keeps its cache key, so each request skips building the expression tree and
+# computing the key that finds its compiled form (a few shapes in practice; 2**7 at most).
+@functools.lru_cache(maxsize=256)
+def _study_statements(shape: tuple[str | None, tuple[str, ...]]) -> tuple[Select, Select]:
+    """(the page's rows, the count of matches) of a study search of this shape."""
+    name_match, names = shape
+    conditions: list = []
+    if "q_patient_id" in names:
+        conditions.append(studies.c.patient_id == bindparam("q_patient_id"))
+    if name_match == "like":
+        conditions.append(studies.c.patient_name_key.like(bindparam("q_patient_name"),
+                                                          escape="\\"))
+    elif name_match == "equal":
+        conditions.append(studies.c.patient_name_key == bindparam("q_patient_name"))
+    if "q_date_from" in names:
+        conditions.append(studies.c.study_date >= bindparam("q_date_from"))
+    if "q_date_to" in names:
+        conditions.append(studies.c.study_date <= bindparam("q_date_to"))
+    if "q_accession_number" in names:
+        conditions.append(studies.c.accession_number == bindparam("q_accession_number"))
+    if "q_modalities" in names:
+        conditions.append(exists().where(and_(
+            series.c.study_uid == studies.c.study_uid,
+            series.c.modality.in_(bindparam("q_modalities", expanding=True)))))
+    if "q_study_uids" in names:
+        conditions.append(studies.c.study_uid.in_(bindparam("q_study_uids", expanding=True)))
+    columns = (studies.c.attributes, studies.c.modalities, studies.c.series_count,
+               studies.c.instance_count)
+    rows = (select(*columns).where(*conditions)
+            .order_by(studies.c.study_date.asc().nulls_last(),
+                      studies.c.study_time.asc().nulls_last(), studies.c.study_uid)
+            .limit(bindparam("q_limit", type_=Integer))
+            .offset(bindparam("q_offset", type_=Integer)))
+    return rows, select(func.count()).select_from(studies).where(*conditions)
 
 
 def search_studies(engine: Engine, query: StudyQuery) -> Page:
-    conditions = _study_conditions(query)
-    columns = (studies.c.attributes, studies.c.modalities, studies.c.series_count,
-               studies.c.instance_count)
-    statement = (select(*columns).where(*conditions)
-                 .order_by(studies.c.study_date.asc().nulls_last(),
-                           studies.c.study_time.asc().nulls_last(), studies.c.study_uid)
-                 .limit(query.limit).offset(query.offset))
+    shape, values = _study_search(query)
+    rows_statement, count_statement = _study_statements(shape)
     with engine.connect() as connection:
-        rows = connection.execute(statement).all()
+        rows = connection.execute(rows_statement, {**values, "q_limit": query.limit,
+                                                   "q_offset": query.offset}).all()
         if query.offset == 0 and len(rows) < query.limit:
             total = len(rows)
         else:
-            total = connection.execute(
-                select(func.count()).select_from(studies).where(*conditions)).scalar_one()
+            total = connection.execute(count_statement, values).scalar_one()
     return Page([_study_json(row) for row in rows], total, query.limit, query.offset)
 
 
