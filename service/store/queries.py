@@ -213,18 +213,25 @@ class StoredInstance:
     pixel_module_missing: list[str]
 
 
+@functools.lru_cache(maxsize=2)
+def _instance_statement(dicom_json: bool) -> Select:
+    """get_instance's look-up, built once (see _study_statements)."""
+    body = instances.c.dicom_json if dicom_json else instances.c.attributes
+    return (select(body, instances.c.has_pixel_data, instances.c.pixel_module_missing)
+            .where(instances.c.sop_uid == bindparam("q_sop_uid"),
+                   instances.c.series_uid == bindparam("q_series_uid"),
+                   instances.c.study_uid == bindparam("q_study_uid")))
+
+
 def get_instance(engine: Engine, study_uid: str, series_uid: str, sop_uid: str, *,
                  dicom_json: bool = False) -> StoredInstance | None:
     """One instance's normalized attributes (or, with `dicom_json`, its JSON as ingested).
 
     Only the asked blob is read: the pixel path calls this once per slice.
     """
-    body = instances.c.dicom_json if dicom_json else instances.c.attributes
     with engine.connect() as connection:
-        row = connection.execute(
-            select(body, instances.c.has_pixel_data, instances.c.pixel_module_missing)
-            .where(instances.c.sop_uid == sop_uid, instances.c.series_uid == series_uid,
-                   instances.c.study_uid == study_uid)).first()
+        row = connection.execute(_instance_statement(dicom_json), {
+            "q_sop_uid": sop_uid, "q_series_uid": series_uid, "q_study_uid": study_uid}).first()
     if row is None:
         return None
     missing = row.pixel_module_missing.split(",") if row.pixel_module_missing else []
