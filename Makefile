@@ -60,6 +60,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.retrieve
 	$(BIN)/python -m bench.slow_clients
 	$(BIN)/python -m bench.request_memory
+	$(BIN)/python -m bench.show
 
 # wrk against `dicom-resolver serve` (needs Debian's wrk; says so and stops without it).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS='--database-url postgresql+psycopg://…'.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import orjson
@@ -152,8 +151,9 @@ def test_usage_errors(capsys, dump_file: Path, tmp_path: Path) -> None:
     assert status == 1 and "cannot read" in err
 
 
-def test_thousand_instances_faster_than_pydicom(capsys, tmp_path: Path) -> None:
-    """The same-run baseline: pydicom's Dataset.from_json of the same instances."""
+def test_thousand_instances_listed_whole(capsys, tmp_path: Path) -> None:
+    """Every attribute of each of 1,000 instances is listed (its speed beside pydicom's
+    from_json is measured by bench/show.py, not here: the suite times nothing)."""
     template = to_instance(ct_image(("DOE^JANE", "PAT-A"), generate_uid(), generate_uid(), 1))
     instances = []
     for number in range(1000):
@@ -163,19 +163,7 @@ def test_thousand_instances_faster_than_pydicom(capsys, tmp_path: Path) -> None:
         instances.append(instance)
     path = write_dump(tmp_path / "big.json", instances)
 
-    started = time.process_time()
     status = main(["show", str(path)])
-    ours = time.process_time() - started
     lines = capsys.readouterr().out.count("\n")
     assert status == 0
-    per_instance = lines // 1000
-    assert per_instance >= len(template)
-
-    sample = instances[:100]
-    started = time.process_time()
-    for instance in sample:
-        Dataset.from_json(instance, bulk_data_uri_handler=lambda *_: b"")
-    pydicom_per_100 = time.process_time() - started
-    # Printing every attribute of 1000 instances costs less than pydicom merely
-    # parsing them (estimated from a 100-instance sample).
-    assert ours < 10 * pydicom_per_100, (ours, pydicom_per_100)
+    assert lines // 1000 >= len(template)
