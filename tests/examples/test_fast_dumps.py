@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -47,17 +46,13 @@ def test_fast_instances_are_independent_objects() -> None:
     assert make_studies(2)[0]
 
 
-def test_make_ct_dump_counts_series_and_is_fast_enough() -> None:
-    started = time.perf_counter()
+def test_make_ct_dump_counts_series() -> None:
     dump = make_ct_dump(200, n_series=2, seed=4)
-    elapsed = time.perf_counter() - started
     assert len(dump) == 200
     assert Counter(value(i, "0020000E") for i in dump).most_common() [0][1] == 100
     assert {value(i, "00080060") for i in dump} == {"CT"}
     assert len({value(i, "00080018") for i in dump}) == 200
     assert value(dump[0], "00280010") == 512
-    # A generous bound (the machine may be busy): 1,000 instances take about 2 s.
-    assert elapsed < 10
 
 
 def test_make_ct_dump_with_report_and_size() -> None:
