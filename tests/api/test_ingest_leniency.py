@@ -29,7 +29,8 @@ from service import create_app
 from service.examples.factory import make_ct_dump
 from service.settings import Settings
 from tests.api.conftest import post_dump
-from tests.conftest import TEST_DATABASE_VARIABLE, _fresh_schema, snapshot
+from tests.conftest import TEST_DATABASE_VARIABLE, snapshot
+from tests.support.database import fresh_schema
 
 MAX_DEPTH = Settings.max_sequence_depth
 JSON_LIMIT = "nested more than 254 levels"
@@ -246,7 +247,7 @@ def back_ends(tmp_path: Path) -> Iterator[list[BackEnd]]:
     schemas = []
     server_url = os.environ.get(TEST_DATABASE_VARIABLE)
     if server_url:
-        schemas.append(_fresh_schema(server_url))
+        schemas.append(fresh_schema(server_url))
         urls.append(("postgresql", next(schemas[0])))
     apps = [create_app(Settings.load(environ={}, database_url=url, migrate_on_start=True))
             for _, url in urls]

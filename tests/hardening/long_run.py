@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from service.emulator.server import Emulator
 from service.examples.factory import write_dicom_files
 from service.store.schema import metadata
-from tests.conftest import _fresh_schema
 from tests.hardening.conftest import route_values, study_dump_of, study_of
 from tests.hardening.fuzzing import (
     DumpProperty,
@@ -41,6 +40,7 @@ from tests.hardening.fuzzing import (
     seed_dumps,
     spec_parameters,
 )
+from tests.support.database import fresh_schema
 from tests.support.emulated import (
     close_app,
     emulated_app,
@@ -60,7 +60,7 @@ def fuzzed_app(database_url: str | None, work: Path) -> Iterator[tuple[Flask, di
     with ExitStack() as stack:
         emulator = stack.enter_context(Emulator(work / "files", account=new_account()))
         if database_url:
-            schemas = _fresh_schema(database_url)
+            schemas = fresh_schema(database_url)
             url = next(schemas)
             stack.callback(lambda: next(schemas, None))  # drops the schema
         else:
