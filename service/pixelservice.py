@@ -27,11 +27,12 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient, PixelPayload
+from service.dicom.functional_groups import frame_item, functional_value
 from service.pixels.decode import decode_frame_codestreams, decode_frames
 from service.pixels.description import PixelDescription
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
 from service.pixels.hounsfield import modality_transform
-from service.pixels.modality import Rescale, first_item, modality_lut, rescale_for_frame
+from service.pixels.modality import Rescale, modality_lut, rescale_for_frame
 from service.problems import NotFound, Unprocessable, UpstreamError
 from service.store.queries import get_instance
 
@@ -216,23 +217,11 @@ def describe_headers(pixels: InstancePixels) -> dict[str, str]:
             ("X-Pixel-Spacing", "PixelSpacing", "PixelMeasuresSequence"),
             ("X-Image-Position", "ImagePositionPatient", "PlanePositionSequence"),
             ("X-Image-Orientation", "ImageOrientationPatient", "PlaneOrientationSequence")):
-        value = functional_value(pixels.attributes, keyword, macro, frame)
+        value = functional_value(pixels.attributes, frame_item(pixels.attributes, frame),
+                                 macro, keyword)
         if value:
             headers[name] = numbers(value)
     return headers
-
-
-def functional_value(attrs: Mapping[str, Any], keyword: str, macro: str, frame: int) -> Any:
-    """`keyword` at top level, else in the frame's or the shared functional group `macro`."""
-    if attrs.get(keyword) is not None:
-        return attrs[keyword]
-    per_frame = attrs.get("PerFrameFunctionalGroupsSequence")
-    if isinstance(per_frame, list) and 1 <= frame <= len(per_frame):
-        item = first_item(per_frame[frame - 1], macro)
-        if item and item.get(keyword) is not None:
-            return item[keyword]
-    item = first_item(first_item(attrs, "SharedFunctionalGroupsSequence"), macro)
-    return item.get(keyword) if item else None
 
 
 def numbers(values: Any) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.dicom.functional_groups import PER_FRAME, functional_value
+
 
 def slice_normal(orientation: Sequence[float]) -> tuple[float, float, float] | None:
     """Normal of the image plane (row cosines × column cosines), None when malformed."""
@@ -93,23 +95,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _functional(attrs: Mapping[str, Any], per_frame: Mapping[str, Any] | None, macro: str,
-                keyword: str) -> Any:
-    """`keyword` in the frame's functional group `macro`, else the shared one, else top level."""
-    for group in (per_frame, _first(attrs, "SharedFunctionalGroupsSequence")):
-        item = _first(group, macro)
-        if item is not None and item.get(keyword) is not None:
-            return item[keyword]
-    return attrs.get(keyword)
-
-
-def _first(attrs: Mapping[str, Any] | None, keyword: str) -> Mapping[str, Any] | None:
-    items = attrs.get(keyword) if attrs else None
-    if isinstance(items, list) and items and isinstance(items[0], Mapping):
-        return items[0]
-    return None
-
-
 def planes_of_instance(sop_uid: str, attrs: Mapping[str, Any]) -> list[SlicePlane]:
     """The image planes of one instance, from its normalized (keyword) attributes.
 
@@ -117,7 +102,7 @@ def planes_of_instance(sop_uid: str, attrs: Mapping[str, Any]) -> list[SlicePlan
     Orientation functional groups (PS3.3 C.7.6.16.2.3/.4) when present.
     """
     frames = _int(attrs.get("NumberOfFrames")) or 1
-    per_frame = attrs.get("PerFrameFunctionalGroupsSequence")
+    per_frame = attrs.get(PER_FRAME)
     per_frame = per_frame if isinstance(per_frame, list) and len(per_frame) == frames else None
     image_type = attrs.get("ImageType")
     types = {str(v).upper() for v in image_type} if isinstance(image_type, list) else set()
@@ -125,16 +110,16 @@ def planes_of_instance(sop_uid: str, attrs: Mapping[str, Any]) -> list[SlicePlan
     planes = []
     for frame in range(1, frames + 1):
         item = per_frame[frame - 1] if per_frame else None
-        position = _floats(_functional(attrs, item, "PlanePositionSequence",
-                                       "ImagePositionPatient"), 3)
+        position = _floats(functional_value(attrs, item, "PlanePositionSequence",
+                                            "ImagePositionPatient"), 3)
         if frames > 1 and per_frame is None:
             position = None  # one top-level position cannot place several frames
         planes.append(SlicePlane(
             sop_uid=sop_uid, frame=frame, position=position,  # type: ignore[arg-type]
-            orientation=_floats(_functional(attrs, item, "PlaneOrientationSequence",
-                                            "ImageOrientationPatient"), 6),
-            pixel_spacing=_floats(_functional(attrs, item, "PixelMeasuresSequence",
-                                              "PixelSpacing"), 2),  # type: ignore[arg-type]
+            orientation=_floats(functional_value(attrs, item, "PlaneOrientationSequence",
+                                                 "ImageOrientationPatient"), 6),
+            pixel_spacing=_floats(functional_value(attrs, item, "PixelMeasuresSequence",
+                                                   "PixelSpacing"), 2),  # type: ignore[arg-type]
             rows=_int(attrs.get("Rows")), columns=_int(attrs.get("Columns")),
             frame_of_reference=_scalar(attrs.get("FrameOfReferenceUID")),
             instance_number=_int(attrs.get("InstanceNumber")),

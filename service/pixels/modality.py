@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from service.dicom.functional_groups import first_item, frame_item, macro_items, per_frame_items
 from service.pixels.errors import FrameRangeError, PixelDataError
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,6 @@ class ModalityLUT:
     first_mapped: int
     entries: np.ndarray = field(repr=False)
     lut_type: str | None = None
-
-
-def first_item(attrs: Mapping[str, Any] | None, keyword: str) -> Mapping[str, Any] | None:
-    """The first item of sequence `keyword`, or None when absent or empty."""
-    items = attrs.get(keyword) if attrs else None
-    if isinstance(items, list) and items and isinstance(items[0], Mapping):
-        return items[0]
-    return None
 
 
 def _number(value: Any, keyword: str) -> float | None:
@@ -78,19 +71,16 @@ def rescale_for_frame(attrs: Mapping[str, Any], frame: int) -> Rescale:
     """The rescale of 1-based `frame`: per-frame, then shared, then top level, then 1/0."""
     if frame < 1:
         raise FrameRangeError(f"frame numbers start at 1, got {frame}")
-    per_frame = attrs.get("PerFrameFunctionalGroupsSequence")
-    if isinstance(per_frame, list) and per_frame:
-        if frame > len(per_frame):
-            raise PixelDataError(
-                f"PerFrameFunctionalGroupsSequence has {len(per_frame)} items, "
-                f"no item for frame {frame}")
-        found = _rescale_in(
-            first_item(per_frame[frame - 1], "PixelValueTransformationSequence"), "per-frame")
+    per_frame = per_frame_items(attrs)
+    if per_frame and frame > len(per_frame):
+        raise PixelDataError(f"PerFrameFunctionalGroupsSequence has {len(per_frame)} items, "
+                             f"no item for frame {frame}")
+    for item, source in macro_items(attrs, frame_item(attrs, frame),
+                                    "PixelValueTransformationSequence"):
+        found = _rescale_in(item, source)
         if found:
             return found
-    shared = first_item(attrs, "SharedFunctionalGroupsSequence")
-    found = _rescale_in(first_item(shared, "PixelValueTransformationSequence"), "shared")
-    return found or _rescale_in(attrs, "top-level") or Rescale(1.0, 0.0, "default")
+    return _rescale_in(attrs, "top-level") or Rescale(1.0, 0.0, "default")
 
 
 def modality_lut(attrs: Mapping[str, Any]) -> ModalityLUT | None:

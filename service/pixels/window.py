@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from service.dicom.functional_groups import frame_item, macro_items
 from service.pixels.errors import PixelDataError, WindowError
-from service.pixels.modality import first_item, modality_lut, rescale_for_frame
+from service.pixels.modality import modality_lut, rescale_for_frame
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +83,11 @@ def _window_in(item: Mapping[str, Any] | None) -> tuple[float, float] | None:
 
 def instance_window(attrs: Mapping[str, Any], frame: int = 1) -> tuple[float, float] | None:
     """The first window the instance proposes for `frame`, or None."""
-    per_frame = attrs.get("PerFrameFunctionalGroupsSequence")
-    if isinstance(per_frame, list) and 1 <= frame <= len(per_frame):
-        found = _window_in(first_item(per_frame[frame - 1], "FrameVOILUTSequence"))
+    for item, _source in macro_items(attrs, frame_item(attrs, frame), "FrameVOILUTSequence"):
+        found = _window_in(item)
         if found:
             return found
-    shared = first_item(attrs, "SharedFunctionalGroupsSequence")
-    return _window_in(first_item(shared, "FrameVOILUTSequence")) or _window_in(attrs)
+    return _window_in(attrs)
 
 
 def full_range_window(attrs: Mapping[str, Any], frame: int = 1) -> tuple[float, float]:
