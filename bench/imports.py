@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from pixels import EmulatorProcess, publish  # noqa: E402
 
 from bench.common import machine  # noqa: E402
-from service.bulkdata.auth import HEALTHCARE_SCOPE  # noqa: E402
+from service.bulkdata.credentials import HEALTHCARE_SCOPE  # noqa: E402
 from service.examples.factory import StudySpec, make_study, write_dicom_files  # noqa: E402
 from service.store.engine import make_engine  # noqa: E402
 from service.store.schema import instances  # noqa: E402

@@ -53,7 +53,7 @@ from pixels import (  # noqa: E402
 )
 
 from bench.common import cpu_ticks  # noqa: E402
-from service.bulkdata.auth import HEALTHCARE_SCOPE  # noqa: E402
+from service.bulkdata.credentials import HEALTHCARE_SCOPE  # noqa: E402
 from service.examples.factory import (  # noqa: E402
     StudySpec,
     make_dump,

@@ -193,8 +193,8 @@ def _serve_in_thread(emulator: RunningEmulator, database_url: str) -> tuple[str,
     from werkzeug.serving import make_server
 
     from service import create_app
-    from service.bulkdata.auth import HEALTHCARE_SCOPE
     from service.bulkdata.client import BulkDataClient
+    from service.bulkdata.credentials import HEALTHCARE_SCOPE
     from service.settings import Settings
 
     settings = Settings.load(environ={}, database_url=database_url,

@@ -6,11 +6,11 @@ import logging
 import weakref
 from typing import TYPE_CHECKING
 
-from flask import Flask
-
 from service.settings import Settings
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from service.bulkdata.client import BulkDataClient
 
 __all__ = ["create_app"]
@@ -23,8 +23,10 @@ def create_app(settings: Settings | None = None, *,
     `bulkdata` injects a ready client (tests, embedding); by default the app builds one,
     which resolves Google credentials on first use, not here, and closes it with the app.
     """
-    from service import auth, observability, problems
-    from service.api import register_blueprints
+    from flask import Flask
+
+    from service import observability
+    from service.api import auth, problems, register_blueprints
     from service.bulkdata.client import BulkDataClient
     from service.store.engine import make_engine, migrates_on_start
 
@@ -59,7 +61,7 @@ def _init_imports(app: Flask, settings: Settings, bulkdata: BulkDataClient) -> N
     """Imports from Google DICOM stores: the worker (started only when the settings say
     so, stopped with the app or at exit), the import queue gauge, and the Pub/Sub push
     handler (only with an audience to verify tokens against)."""
-    from service import auth
+    from service.api import auth
     from service.bulkdata.store_reader import StoreReaders
     from service.observability import ImportQueue
     from service.store import imports as import_rows

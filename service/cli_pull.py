@@ -85,7 +85,7 @@ def cmd_pull(args: argparse.Namespace, out: IO[str]) -> int:
     from service.bulkdata.client import BulkDataClient
     from service.bulkdata.store_reader import StoreReaders
     from service.cli import UsageError
-    from service.problems import ServiceError
+    from service.errors import ServiceError
     from service.server import open_store
     from service.usecases import imports
     from service.usecases.import_worker import ImportWorker, WorkerOptions

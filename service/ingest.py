@@ -1,6 +1,6 @@
 """The ingest use case: bytes of a dump → validated records → one store transaction.
 
-Shared by POST /v1/dumps and `dicom-resolver ingest`; raises service.problems
+Shared by POST /v1/dumps and `dicom-resolver ingest`; raises service.errors
 errors so that both report problems the same way.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.dicom.json_model import JsonSyntaxError
 from service.dicom.records import InstanceRecord, parse_dump
-from service.problems import Conflict, InvalidDump, ServiceUnavailable
+from service.errors import Conflict, InvalidDump, ServiceUnavailable
 from service.store import repository
 
 log = logging.getLogger(__name__)

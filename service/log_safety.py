@@ -37,7 +37,7 @@ _QUERY = re.compile(r"\?\S*")
 def exception_summary(error: BaseException) -> str:
     """"IntegrityError (SQLSTATE 23505) from UniqueViolation": the type, the database's
     error code and the driver's error type, never the message (except the service's own)."""
-    from service.problems import ServiceError
+    from service.errors import ServiceError
 
     if isinstance(error, ServiceError):
         return f"{type(error).__name__}: {error.detail}"
@@ -70,7 +70,7 @@ def safe_traceback(exc_info: ExcInfo) -> str:
 
 
 def _is_service_error(error: BaseException) -> bool:
-    from service.problems import ServiceError
+    from service.errors import ServiceError
 
     return isinstance(error, ServiceError)
 

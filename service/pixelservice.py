@@ -5,7 +5,7 @@ client (allowlist, google-auth, retries, single-flight payload cache) and the
 pure pixel pipeline (decode, modality transformation). No Flask here: the
 view in service/api/pixels.py parses the request and shapes the answer.
 
-Errors leave as service.problems errors: metadata that cannot describe the
+Errors leave as service.errors errors: metadata that cannot describe the
 pixels → 422, a payload that does not match it → 502 naming what differed,
 a frame outside 1..NumberOfFrames → 404 naming `frame`.
 """
@@ -28,12 +28,12 @@ from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient, PixelPayload
 from service.dicom.functional_groups import frame_item, functional_value
+from service.errors import NotFound, Unprocessable, UpstreamError
 from service.pixels.decode import decode_frame_codestreams, decode_frames
 from service.pixels.description import PixelDescription
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
 from service.pixels.hounsfield import modality_transform
 from service.pixels.modality import Rescale, modality_lut, rescale_for_frame
-from service.problems import NotFound, Unprocessable, UpstreamError
 from service.store.queries import get_instance
 
 log = logging.getLogger(__name__)

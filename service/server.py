@@ -129,7 +129,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
 
     options = gunicorn_options(settings, _Flags(host, port, workers),
                                Path.cwd() / GUNICORN_CONFIG_FILE)
-    from service.auth import ConfigurationError, check_exposure, make_authenticator
+    from service.api.auth import ConfigurationError, check_exposure, make_authenticator
 
     binds = options["bind"] if isinstance(options["bind"], list) else [options["bind"]]
     try:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from gunicorn.http.errors import ParseException
 
-from service.problems import InvalidDump, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from service.errors import InvalidDump, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 # Bytes read from the socket, and inflated, at once: large enough that a fast client is
 # not read in slivers, small beside any sensible limit.

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, request
 
 from service.api import engine, json_response, settings
 from service.api.bodies import read_body
+from service.errors import PayloadTooLarge, UnsupportedMediaType
 from service.ingest import ingest_bytes
-from service.problems import PayloadTooLarge, UnsupportedMediaType
 
 blueprint = Blueprint("dumps", __name__)
 

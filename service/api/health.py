@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import migrations
 from service.api import engine
-from service.problems import ServiceUnavailable
+from service.errors import ServiceUnavailable
 
 blueprint = Blueprint("health", __name__)
 

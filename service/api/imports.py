@@ -6,7 +6,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, json_response, settings
-from service.problems import BadRequest, UnsupportedMediaType
+from service.errors import BadRequest, UnsupportedMediaType
 from service.usecases import imports
 
 blueprint = Blueprint("imports", __name__)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from flask import request
 
-from service.problems import BadRequest, NotAcceptable
+from service.errors import BadRequest, NotAcceptable
 
 # Pixels are patient data: shared caches must not keep them; the body depends on Accept.
 PATIENT_DATA_HEADERS = {"Cache-Control": "private, max-age=300", "Vary": "Accept"}

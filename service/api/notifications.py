@@ -10,7 +10,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from service.api import json_response
-from service.problems import NotFound, PayloadTooLarge
+from service.errors import NotFound, PayloadTooLarge
 
 blueprint = Blueprint("notifications", __name__)
 MAX_PUSH_BYTES = 64 * 1024  # a push is a few hundred bytes; Pub/Sub's own cap is 10 MB

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 
 from service.dicom.uids import is_identifier
-from service.problems import BadRequest
+from service.errors import BadRequest
 
 _DATE_RE = re.compile(r"^\d{8}$")
 

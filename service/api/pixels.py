@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from service.api import engine, params
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.bulkdata.client import BulkDataClient
+from service.errors import BadRequest, NotAcceptable
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
 from service.pixels.hounsfield import parse_window, window_to_uint8
@@ -28,7 +29,6 @@ from service.pixelservice import (
     numbers,
     resolve_pixels,
 )
-from service.problems import BadRequest, NotAcceptable
 
 blueprint = Blueprint("pixels", __name__, url_prefix="/v1/studies")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app
 
-from service.problems import NotFound
+from service.errors import NotFound
 
 log = logging.getLogger(__name__)
 

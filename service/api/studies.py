@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 
 from service.api import engine, json_response, params, settings
 from service.dicom.json_model import load_json
-from service.problems import BadRequest, NotFound
+from service.errors import BadRequest, NotFound
 from service.store import queries, repository
 
 blueprint = Blueprint("studies", __name__, url_prefix="/v1/studies")

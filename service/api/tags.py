@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from service.dicom import dictionary
-from service.problems import BadRequest, NotFound
+from service.errors import BadRequest, NotFound
 
 blueprint = Blueprint("tags", __name__)
 

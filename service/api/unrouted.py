@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from flask import Flask, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from service.problems import NotFound as NotFoundProblem
-from service.problems import problem_response
+from service.api.problems import problem_response
+from service.errors import NotFound as NotFoundProblem
 
 _VARIABLE = re.compile(r"^<(?:(\w+):)?(\w+)>$")
 _PLAIN_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")

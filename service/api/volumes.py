@@ -18,9 +18,9 @@ from flask import Blueprint, Response, current_app, request
 from service.api import engine, json_response, params, settings
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.bulkdata.client import BulkDataClient
+from service.errors import BadRequest, Unprocessable
 from service.pixels.encode import npy_header
 from service.pixels.volume_encode import nifti1_header, nrrd_header, stream_volume
-from service.problems import BadRequest, Unprocessable
 from service.volumes import (
     SliceStream,
     VolumePlan,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import SplitResult, urlsplit
 
-from service.problems import Unprocessable
+from service.errors import Unprocessable
 
 GOOGLE_HEALTHCARE_HOST = "healthcare.googleapis.com"
 _DEFAULT_PORTS = {"https": 443, "http": 80}

@@ -28,8 +28,8 @@ from google.auth.transport.requests import AuthorizedSession, Request
 from requests.adapters import HTTPAdapter
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST, check_uri, reroot, same_origin
-from service.bulkdata.auth import SerializedCredentials, default_credentials
 from service.bulkdata.cache import PayloadCache
+from service.bulkdata.credentials import SerializedCredentials, default_credentials
 from service.bulkdata.multipart import MultipartError, parse_media_type, parse_multipart
 from service.bulkdata.transport import RetryPolicy, Transport
 from service.bulkdata.urls import (
@@ -38,7 +38,7 @@ from service.bulkdata.urls import (
     instance_url_from_store,
     pixel_data_url,
 )
-from service.problems import Unprocessable, UpstreamError
+from service.errors import Unprocessable, UpstreamError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

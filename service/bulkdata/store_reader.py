@@ -22,7 +22,7 @@ import orjson
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
 from service.bulkdata.client import BulkDataClient
-from service.problems import UpstreamError
+from service.errors import UpstreamError
 
 STUDY_INSTANCE_UID = "0020000D"
 # Google's largest QIDO-RS limit for study searches.

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import requests
 
-from service.problems import NotFound, ServiceError, UpstreamError
+from service.errors import NotFound, ServiceError, UpstreamError
 
 log = logging.getLogger(__name__)
 

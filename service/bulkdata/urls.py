@@ -12,7 +12,7 @@ import re
 from urllib.parse import quote
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
-from service.problems import Unprocessable
+from service.errors import Unprocessable
 
 PIXEL_DATA_TAG = "7FE00010"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")

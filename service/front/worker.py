@@ -42,13 +42,13 @@ from gunicorn import http
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
-from service.front.framing import Progress, RequestFraming
-from service.problems import (
+from service.errors import (
     PROBLEM_MEDIA_TYPE,
     PayloadTooLarge,
     RequestTimeout,
     ServiceError,
 )
+from service.front.framing import Progress, RequestFraming
 from service.settings import Settings
 
 SPOOL_IN_MEMORY = 64 * 1024  # bytes of a request kept in memory before it spools to disk

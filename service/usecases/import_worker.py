@@ -29,8 +29,8 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.store_reader import StoreReader
+from service.errors import ServiceError
 from service.ingest import ingest_bytes
-from service.problems import ServiceError
 from service.settings import Settings
 from service.store import imports as store
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from service.bulkdata.store_reader import STORE_PATH
 from service.dicom.json_model import is_valid_uid
-from service.problems import BadRequest, Conflict, NotFound
+from service.errors import BadRequest, Conflict, NotFound
 from service.store import imports as store
 
 FILTERS = ("StudyDate", "PatientID", "ModalitiesInStudy", "AccessionNumber")

@@ -26,8 +26,8 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.store_reader import StoreReader
+from service.errors import BadRequest, ServiceError, Unauthorized, Unprocessable
 from service.ingest import ingest_bytes
-from service.problems import BadRequest, ServiceError, Unauthorized, Unprocessable
 from service.store import imports as store
 
 log = logging.getLogger(__name__)

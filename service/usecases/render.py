@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
 from service.dicomweb.negotiate import JPEG
+from service.errors import BadRequest, NotFound
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8
 from service.pixelservice import PixelQuery, resolve_pixels
-from service.problems import BadRequest, NotFound
 from service.store import qido
 from service.store.qido import InstanceKey
 from service.usecases.bounded import OrderedPool

@@ -28,7 +28,7 @@ from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
 from service.bulkdata.client import BulkDataClient
 from service.bulkdata.urls import instance_url_from_bulkdata_uri
 from service.dicom import part10
-from service.problems import NotFound, Unprocessable, UpstreamError
+from service.errors import NotFound, Unprocessable, UpstreamError
 from service.store import qido
 from service.store.qido import InstanceKey
 from service.usecases.bounded import OrderedPool

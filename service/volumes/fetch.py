@@ -22,9 +22,9 @@ import numpy as np
 
 from service.bulkdata.client import BulkDataClient
 from service.dicom.geometry import SlicePlane
+from service.errors import ServiceError
 from service.pixels.hounsfield import modality_transform
 from service.pixelservice import PixelQuery, decode_payload, fetch_payload, metadata_errors
-from service.problems import ServiceError
 from service.usecases.bounded import OrderedPool
 from service.volumes.plan import VolumePlan
 

@@ -16,10 +16,10 @@ import orjson
 from sqlalchemy import Engine
 
 from service.dicom.geometry import SeriesGeometry, SlicePlane, analyze_series, planes_of_instance
+from service.errors import NotFound, Unprocessable
 from service.pixels.description import PixelDescription
 from service.pixels.modality import modality_lut, rescale_for_frame
 from service.pixelservice import OUTPUT_DTYPES, PixelQuery, describe_pixels, metadata_errors
-from service.problems import NotFound, Unprocessable
 from service.store.series_geometry import series_instances
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from service.api.bodies import READ_CHUNK, read_body
-from service.problems import InvalidDump, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from service.errors import InvalidDump, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 LIMIT = 3 * READ_CHUNK + 17
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.bulkdata.allowlist import check_uri, is_loopback, reroot
-from service.problems import Unprocessable
+from service.errors import Unprocessable
 
 GOOGLE = ("healthcare.googleapis.com",)
 STORE = "projects/p/locations/l/datasets/d/dicomStores/s"

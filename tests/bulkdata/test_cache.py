@@ -10,7 +10,7 @@ import pytest
 
 from service.bulkdata.cache import PayloadCache
 from service.bulkdata.client import PixelPayload
-from service.problems import UpstreamError
+from service.errors import UpstreamError
 
 
 def payload(size: int, fill: int = 0) -> PixelPayload:

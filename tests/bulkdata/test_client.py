@@ -12,7 +12,7 @@ from pydicom.encaps import generate_frames
 
 from service.bulkdata.client import EXPLICIT_VR_LITTLE_ENDIAN, BulkDataClient
 from service.emulator.wire import encode_multipart
-from service.problems import ServiceUnavailable, Unprocessable
+from service.errors import ServiceUnavailable, Unprocessable
 
 
 def bulkdata_requests(emulator):

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from service.bulkdata.transport import RetryPolicy, retry_after_seconds
-from service.problems import NotFound, UpstreamError
+from service.errors import NotFound, UpstreamError
 
 
 def bulkdata_requests(emulator):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pydicom
 import pytest
 
-from service.problems import Unprocessable
+from service.errors import Unprocessable
 
 
 class _Recorder(ThreadingHTTPServer):

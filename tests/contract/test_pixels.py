@@ -22,8 +22,8 @@ from openapi_core import Config, OpenAPI
 from PIL import Image
 
 from service import create_app
-from service.bulkdata.auth import HEALTHCARE_SCOPE
 from service.bulkdata.client import BulkDataClient
+from service.bulkdata.credentials import HEALTHCARE_SCOPE
 from service.emulator.server import Emulator
 from service.settings import Settings
 from tests.contract.conftest import DESERIALIZERS, Contract

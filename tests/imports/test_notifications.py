@@ -244,7 +244,7 @@ def test_emulate_command_pushes_files_dropped_into_its_folder(
 
     from google.oauth2 import service_account
 
-    from service.bulkdata.auth import HEALTHCARE_SCOPE
+    from service.bulkdata.credentials import HEALTHCARE_SCOPE
     from tests.support.net import free_port
 
     folder, incoming = tmp_path / "watched", tmp_path / "incoming"

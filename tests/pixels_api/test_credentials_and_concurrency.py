@@ -11,7 +11,7 @@ import orjson
 from google.oauth2 import service_account
 
 from service import create_app
-from service.bulkdata.auth import HEALTHCARE_SCOPE
+from service.bulkdata.credentials import HEALTHCARE_SCOPE
 from service.ingest import ingest_bytes
 
 

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 
 from service import create_app
-from service.auth import ConfigurationError, is_loopback
+from service.api.auth import ConfigurationError, is_loopback
 from service.settings import Settings
 
 OPEN_PATHS = ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/"]

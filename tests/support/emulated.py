@@ -18,8 +18,8 @@ from flask import Flask
 from google.oauth2 import service_account
 
 from service import create_app
-from service.bulkdata.auth import HEALTHCARE_SCOPE
 from service.bulkdata.client import BulkDataClient
+from service.bulkdata.credentials import HEALTHCARE_SCOPE
 from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.ingest import ingest_bytes

@@ -15,13 +15,13 @@ from gunicorn.http.errors import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from service.errors import BadRequest
 from service.log_safety import (
     RedactingFilter,
     exception_summary,
     redact_gunicorn_message,
     safe_traceback,
 )
-from service.problems import BadRequest
 
 NAME = "SUMBERG^ANDREW^^MR."
 

@@ -13,9 +13,9 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 
 from service.bulkdata.client import BulkDataClient
 from service.emulator.server import Emulator
+from service.errors import Unprocessable
 from service.examples.factory import to_google_json
 from service.examples.shipped import load_example_dump
-from service.problems import Unprocessable
 from service.store.qido import InstanceKey, instance_keys
 from service.usecases.retrieve import (
     AS_STORED,

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from service.api import settings
 from service.dicomweb.uris import HostError, service_root
-from service.problems import BadRequest
+from service.errors import BadRequest
 
 blueprint = Blueprint("dicomweb", __name__, url_prefix="/dicomweb")
 

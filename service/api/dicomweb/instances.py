@@ -20,7 +20,7 @@ from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import PATIENT_DATA_HEADERS
 from service.dicomweb import negotiate
 from service.dicomweb.multipart import new_boundary
-from service.problems import NotAcceptable
+from service.errors import NotAcceptable
 from service.usecases.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
 
 log = logging.getLogger(__name__)

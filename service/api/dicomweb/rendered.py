@@ -26,7 +26,7 @@ from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import reject_unknown
 from service.dicomweb import negotiate
 from service.dicomweb.multipart import new_boundary
-from service.problems import BadRequest, NotAcceptable
+from service.errors import BadRequest, NotAcceptable
 from service.usecases.render import (
     THUMBNAIL_SIZE,
     FrameRef,

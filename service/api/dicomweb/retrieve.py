@@ -24,6 +24,7 @@ from service.dicomweb import negotiate
 from service.dicomweb.cache import BodyCache
 from service.dicomweb.multipart import Part, write_multipart
 from service.dicomweb.uris import bulkdata_path_of, rewrite_bulkdata_uris
+from service.errors import BadRequest, NotAcceptable, NotFound, ServiceError
 from service.pixels.description import PixelDescription
 from service.pixels.encapsulated import split_frames
 from service.pixelservice import (
@@ -34,7 +35,6 @@ from service.pixelservice import (
     load_attributes,
     metadata_errors,
 )
-from service.problems import BadRequest, NotAcceptable, NotFound, ServiceError
 from service.store import qido
 
 NATIVE_LITTLE_ENDIAN = (negotiate.EXPLICIT_VR_LITTLE_ENDIAN, negotiate.IMPLICIT_VR_LITTLE_ENDIAN)

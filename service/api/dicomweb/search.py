@@ -21,7 +21,7 @@ from service.dicomweb.answers import answer_keys, computed, needs_whole_instance
 from service.dicomweb.matching import Options, matches_all
 from service.dicomweb.query import QidoQuery, QueryError, parse_query
 from service.dicomweb.uris import rewrite_bulkdata_uris
-from service.problems import BadRequest, NotAcceptable, NotFound
+from service.errors import BadRequest, NotAcceptable, NotFound
 from service.store import qido
 from service.store.qido import Scope
 

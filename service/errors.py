@@ -1,19 +1,14 @@
-"""The service's error tree and its RFC 9457 (application/problem+json) rendering.
+"""The service's error tree: each error carries its HTTP status, title and RFC 9457 body.
 
-Every error a view can raise derives from ServiceError and carries its HTTP
-status. Messages name fields, tags and UIDs, never patient data or tokens.
+Every error a view or use case can raise derives from ServiceError. No Flask here,
+so the pure packages and use cases raise these without loading a web framework;
+service/api/problems.py renders them. Messages name fields, tags and UIDs, never
+patient data or tokens.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-import orjson
-from flask import Flask, Response
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -141,65 +136,3 @@ class ServiceUnavailable(ServiceError):
     status = 503
     title = "Service unavailable"
     type_suffix = "unavailable"
-
-
-def problem_response(status: int, body: dict[str, Any],
-                     headers: dict[str, str] | None = None) -> Response:
-    response = Response(_problem_json(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def _problem_json(body: Any) -> bytes:
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        # A lone surrogate the request carried ("\ud800" escaped in a key the problem
-        # names) is no UTF-8: show it escaped rather than fail the answer.
-        return orjson.dumps(_without_surrogates(body))
-
-
-def _without_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_without_surrogates(item) for item in value]
-    return value
-
-
-def init_app(app: Flask) -> None:
-    """Render every error, ours or Werkzeug's, as problem+json; never a bare 500 page."""
-
-    @app.errorhandler(ServiceError)
-    def _service_error(error: ServiceError) -> Response:
-        if error.status >= 500:
-            log.warning("%s: %s", type(error).__name__, error.detail)
-        return problem_response(error.status, error.to_problem(), error.headers)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
-        body = {
-            "type": "about:blank",
-            "title": error.name,
-            "status": error.code or 500,
-            "detail": error.description or error.name,
-        }
-        headers = {}
-        if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
-        return problem_response(error.code or 500, body, headers)
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> Response:
-        # Log the type and traceback, but the problem body says nothing of internals.
-        log.exception("unhandled %s", type(error).__name__)
-        body = {
-            "type": "https://dicom-resolver.dev/problems/internal",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "The service failed to answer this request; the error was logged.",
-        }
-        return problem_response(500, body)

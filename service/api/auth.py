@@ -26,7 +26,7 @@ from typing import Protocol
 import requests
 from flask import Flask, current_app, g, request
 
-from service.problems import Forbidden, Unauthorized
+from service.errors import Forbidden, Unauthorized
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import google.auth
 import google.auth.exceptions
 from google.auth.credentials import Credentials
 
-from service.problems import ServiceUnavailable
+from service.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
