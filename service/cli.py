@@ -194,9 +194,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_ingest(args: argparse.Namespace, out: IO[str]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service.ingest import ingest_bytes
     from service.log_safety import exception_summary
     from service.problems import ServiceError
+    from service.usecases.ingest import ingest_bytes
 
     settings = _settings(args)
     engine = open_store(settings.database_url)

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, request
 
 from service.api import engine, json_response, settings
 from service.api.bodies import read_body
-from service.ingest import ingest_bytes
 from service.problems import PayloadTooLarge, UnsupportedMediaType
+from service.usecases.ingest import ingest_bytes
 
 blueprint = Blueprint("dumps", __name__)
 
