@@ -10,7 +10,7 @@ representative image fitted into 128×128 unless `viewport` says otherwise.
 Parameters: `window=center,width[,linear]` (PS3.18 §8.3.5.1.3), else the
 instance's own window; `viewport=vw,vh` scales the image to fit, keeping its
 aspect; `quality=1..100` for JPEG; `accept=` instead of the Accept header
-(§8.3.3.1). The rendering itself is service.usecases.render.
+(§8.3.3.1). The rendering itself is service.usecases.dicomweb.rendered.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from service.api.negotiation import reject_unknown
 from service.dicomweb import negotiate
 from service.dicomweb.multipart import new_boundary
 from service.problems import BadRequest, NotAcceptable
-from service.usecases.render import (
+from service.usecases.dicomweb.rendered import (
     THUMBNAIL_SIZE,
     FrameRef,
     RenderOptions,

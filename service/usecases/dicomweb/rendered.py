@@ -22,11 +22,11 @@ from service.bulkdata.client import BulkDataClient
 from service.dicomweb.negotiate import JPEG
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8
-from service.pixelservice import PixelQuery, resolve_pixels
 from service.problems import BadRequest, NotFound
 from service.store import qido
 from service.store.qido import InstanceKey
 from service.usecases.bounded import OrderedPool
+from service.usecases.pixels import PixelQuery, resolve_pixels
 
 # Thumbnails fit in this square unless `viewport` asks otherwise (OHIF shows them ~128 px).
 THUMBNAIL_SIZE = (128, 128)
