@@ -84,7 +84,8 @@ def geometry_headers(geometry: SeriesGeometry) -> dict[str, str]:
     spacing, directions = _spacing(geometry), _directions(geometry)
     if first is not None and first.position is not None and directions is not None:
         headers["X-Origin"] = numbers(list(first.position))
-        headers["X-Direction"] = numbers([*directions["row"], *directions["column"],
+        headers["X-Direction"] = numbers([*(directions["row"] or ()),
+                                          *(directions["column"] or ()),
                                           *(directions["slice"] or ())])
     if spacing is not None:
         headers["X-Spacing"] = numbers(spacing)
