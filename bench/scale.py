@@ -9,7 +9,7 @@ instances each, generated on the fly and never written to disk: 14 template stud
 from the fast generator (service.examples.fast.study_dump), each cloned per study with
 every 2.25 UID, PatientID and AccessionNumber rewritten (one regex pass), so that every
 study, series and instance is distinct. Each study is ingested as one dump through
-service.ingest.ingest_bytes, the use case that POST /v1/dumps runs (parse, validate,
+service.usecases.ingest.ingest_bytes, the use case that POST /v1/dumps runs (parse, validate,
 normalize, one store transaction) in this process: the HTTP hop adds a constant per dump
 and nothing that grows with the store, and in-process ingest lets the bench count its CPU.
 
@@ -55,8 +55,8 @@ from bench.pixels import write_section  # noqa: E402
 from service import create_app  # noqa: E402
 from service.examples.fast import make_ct_dump, studies_specs, study_dump  # noqa: E402
 from service.examples.uids import derive_uid  # noqa: E402
-from service.ingest import ingest_bytes  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.usecases.ingest import ingest_bytes  # noqa: E402
 
 TEMPLATES = 14  # one per family name of the generator: PatientName searches find 1 in 14
 PROBE_SERIES = 1000
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{' --database-url …' if args.database_url else ''}`: {args.studies:,} studies × "
             f"{args.instances_per_study} instances + one {PROBE_SERIES}-instance and one "
             f"{LONG_SERIES}-instance series = {result['total']:,} instances, ingested in "
-            f"process through service.ingest.ingest_bytes (one dump per study); queries "
+            f"process through service.usecases.ingest.ingest_bytes (one dump per study); queries "
             f"through the Flask app's test client; {result['elapsed'] / 60:.1f} min in all.\n\n"
             f"{text}\n")
         write_section(title, section)

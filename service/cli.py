@@ -195,8 +195,8 @@ def cmd_ingest(args: argparse.Namespace, out: IO[str]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from service.errors import ServiceError
-    from service.ingest import ingest_bytes
     from service.log_safety import exception_summary
+    from service.usecases.ingest import ingest_bytes
 
     settings = _settings(args)
     engine = open_store(settings.database_url)

@@ -23,8 +23,8 @@ from service.emulator.server import Emulator
 from service.examples.factory import example_datasets, write_dicom_files
 from service.examples.files import dicom_file_name
 from service.examples.shipped import EXAMPLE_DUMP_PATH
-from service.ingest import ingest_bytes
 from service.settings import PREFIX, Settings
+from service.usecases.ingest import ingest_bytes
 
 log = logging.getLogger(__name__)
 

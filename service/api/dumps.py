@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from service.api import engine, json_response, settings
 from service.api.bodies import read_body
 from service.errors import PayloadTooLarge, UnsupportedMediaType
-from service.ingest import ingest_bytes
+from service.usecases.ingest import ingest_bytes
 
 blueprint = Blueprint("dumps", __name__)
 

@@ -13,7 +13,7 @@ import requests
 
 from service.dicomweb.cache import BodyCache
 from service.emulator.server import Emulator
-from service.ingest import ingest_bytes
+from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import Corpus, Server, make_app, served
 from tests.dicomweb.oracle import read
 

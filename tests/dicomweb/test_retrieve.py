@@ -17,7 +17,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from service.bulkdata.multipart import parse_multipart
 from service.dicomweb import negotiate
-from service.ingest import ingest_bytes
+from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import make_app, served
 from tests.support.part10 import assert_same_instance
 

@@ -115,8 +115,8 @@ def pixel_app(emulator: Any, pixel_study: PixelStudy,
 
     from service import create_app
     from service.examples.factory import make_dump
-    from service.ingest import ingest_bytes
     from service.settings import Settings
+    from service.usecases.ingest import ingest_bytes
 
     apps: list[Flask] = []
 

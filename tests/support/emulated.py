@@ -22,8 +22,8 @@ from service.bulkdata.client import BulkDataClient
 from service.bulkdata.credentials import HEALTHCARE_SCOPE
 from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
-from service.ingest import ingest_bytes
 from service.settings import Settings
+from service.usecases.ingest import ingest_bytes
 
 # Retried fetches cost milliseconds instead of the production half-second and more.
 FAST_BACKOFF: dict[str, float] = {"backoff_base": 0.01, "backoff_max": 0.05}

@@ -1,7 +1,7 @@
 """WADO-RS retrieve of DICOM objects: GET …/studies/{s}[/series/{r}[/instances/{i}]] (PS3.18 §10.4).
 
 multipart/related; type="application/dicom", one Part 10 file per part, streamed
-as the use case (service.usecases.retrieve) hands them out. The answer is
+as the use case (service.usecases.dicomweb.retrieve) hands them out. The answer is
 negotiated and the first window fetched before the status line goes out, so
 those failures are problem bodies; a failure later aborts the connection (the
 client sees a truncated multipart body, never a wrong file).
@@ -10,7 +10,7 @@ client sees a truncated multipart body, never a wrong file).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
@@ -21,7 +21,7 @@ from service.api.negotiation import PATIENT_DATA_HEADERS
 from service.dicomweb import negotiate
 from service.dicomweb.multipart import new_boundary
 from service.errors import NotAcceptable
-from service.usecases.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
+from service.usecases.dicomweb.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _retrieve(study_uid: str, series_uid: str | None = None,
     return response
 
 
-def _parts(instances: Iterator[RetrievedInstance], boundary: str,
+def _parts(instances: Iterable[RetrievedInstance], boundary: str,
            query: RetrieveQuery) -> Iterator[bytes]:
     """Each instance as one part; a failure mid-stream is logged and re-raised, so the
     server drops the connection instead of ending the body as if it were complete."""

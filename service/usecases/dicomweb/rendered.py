@@ -23,10 +23,10 @@ from service.dicomweb.negotiate import JPEG
 from service.errors import BadRequest, NotFound
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8
-from service.pixelservice import PixelQuery, resolve_pixels
 from service.store import qido
 from service.store.qido import InstanceKey
 from service.usecases.bounded import OrderedPool
+from service.usecases.pixels import PixelQuery, resolve_pixels
 
 # Thumbnails fit in this square unless `viewport` asks otherwise (OHIF shows them ~128 px).
 THUMBNAIL_SIZE = (128, 128)
