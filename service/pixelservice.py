@@ -31,14 +31,13 @@ from service.dicom.functional_groups import frame_item, functional_value
 from service.pixels.decode import decode_frame_codestreams, decode_frames
 from service.pixels.description import PixelDescription
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
-from service.pixels.hounsfield import modality_transform
+from service.pixels.hounsfield import OUTPUT_DTYPES, modality_transform
 from service.pixels.modality import Rescale, modality_lut, rescale_for_frame
 from service.problems import NotFound, Unprocessable, UpstreamError
 from service.store.queries import get_instance
 
 log = logging.getLogger(__name__)
 
-OUTPUT_DTYPES = ("float32", "int16")
 FLOAT_PIXEL_DATA = ("Only integer Pixel Data (7FE0,0010) is supported; this instance has "
                     "Float or Double Float Pixel Data.")
 

@@ -20,7 +20,7 @@ from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype
 from service.bulkdata.client import BulkDataClient
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
-from service.pixels.hounsfield import parse_window, window_to_uint8
+from service.pixels.window import parse_window, window_to_uint8
 from service.pixelservice import (
     InstancePixels,
     PixelQuery,

@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 
 from service.dicom.geometry import SeriesGeometry, SlicePlane, analyze_series, planes_of_instance
 from service.pixels.description import PixelDescription
+from service.pixels.hounsfield import OUTPUT_DTYPES
 from service.pixels.modality import modality_lut, rescale_for_frame
-from service.pixelservice import OUTPUT_DTYPES, PixelQuery, describe_pixels, metadata_errors
+from service.pixelservice import PixelQuery, describe_pixels, metadata_errors
 from service.problems import NotFound, Unprocessable
 from service.store.series_geometry import series_instances
 
