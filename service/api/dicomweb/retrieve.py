@@ -20,6 +20,7 @@ from service.api import engine, params, settings
 from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
 from service.bulkdata.client import BulkDataClient, PixelPayload
+from service.dicom.transfer_syntax import NATIVE_LITTLE_ENDIAN
 from service.dicomweb import negotiate
 from service.dicomweb.cache import BodyCache
 from service.dicomweb.multipart import Part, write_multipart
@@ -36,8 +37,6 @@ from service.pixelservice import (
 )
 from service.problems import BadRequest, NotAcceptable, NotFound, ServiceError
 from service.store import qido
-
-NATIVE_LITTLE_ENDIAN = (negotiate.EXPLICIT_VR_LITTLE_ENDIAN, negotiate.IMPLICIT_VR_LITTLE_ENDIAN)
 
 
 class RangeNotSatisfiable(ServiceError):
