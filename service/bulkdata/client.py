@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST, check_uri, reroot, same_origin
 from service.bulkdata.auth import SerializedCredentials, default_credentials
 from service.bulkdata.cache import PayloadCache
-from service.bulkdata.multipart import MultipartError, parse_media_type, parse_multipart
+from service.bulkdata.multipart_reader import MultipartError, parse_media_type, parse_multipart
 from service.bulkdata.transport import RetryPolicy, Transport
 from service.bulkdata.urls import (
     frames_url,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary, values
+from service.dicom import dictionary, value_formats
 from service.dicom.json_model import ExactFloat, first_value, private_creators
 
 MAX_VALUE_CHARS = 96  # longer values are cut with an ellipsis in `show`
@@ -23,7 +23,7 @@ def _scalar_text(value: Any, vr: str) -> str:
     if value is None:
         return ""
     if vr == "PN":
-        return values.person_name(value) or ""
+        return value_formats.person_name(value) or ""
     if isinstance(value, ExactFloat):
         return value.text
     return str(value)
@@ -130,7 +130,7 @@ def tree_lines(instances: list[dict], with_instances: bool = False) -> list[str]
     """Patient → Study → Series (→ Instance) with counts, modalities and descriptions."""
     patients: dict[tuple, dict[str, dict[str, list[dict]]]] = {}
     for instance in instances:
-        patient = (values.person_name(first_value(instance, "00100010")),
+        patient = (value_formats.person_name(first_value(instance, "00100010")),
                    first_value(instance, "00100020"))
         studies = patients.setdefault(patient, {})
         series = studies.setdefault(
@@ -151,7 +151,7 @@ def tree_lines(instances: list[dict], with_instances: bool = False) -> list[str]
             modalities = sorted({str(first_value(i, "00080060")) for i in study
                                  if first_value(i, "00080060")})
             lines.append(
-                f"  Study {study_uid}{' ' + values.date_iso(date) if date else ''}"
+                f"  Study {study_uid}{' ' + value_formats.date_iso(date) if date else ''}"
                 f"{_described(_any(study, '00081030'))}"
                 f"{f' accession {accession}' if accession else ''}: "
                 f"{plural(len(series), 'series', 'series')}, "

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydicom import uid as sop
 
-from service.dicom import values
+from service.dicom import value_formats
 from service.dicom.json_model import first_value
 
 # The SR Storage SOP classes (PS3.4 B.5, "Structured Reporting" rows) whose
@@ -115,7 +115,7 @@ def _numeric(item: dict) -> dict[str, Any] | None:
     if not measured:
         return None
     number = first_value(measured[0], NUMERIC_VALUE)
-    return {"value": values.decimal_number(number) if number is not None else None,
+    return {"value": value_formats.decimal_number(number) if number is not None else None,
             "unit": _first_code(measured[0], UNITS)}
 
 
@@ -137,13 +137,13 @@ def item_value(item: dict, value_type: str | None) -> Any:
     if value_type == "NUM":
         return _numeric(item)
     if value_type == "DATE":
-        return _converted(_text(item, DATE_VALUE), values.date_iso)
+        return _converted(_text(item, DATE_VALUE), value_formats.date_iso)
     if value_type == "TIME":
-        return _converted(_text(item, TIME_VALUE), values.time_iso)
+        return _converted(_text(item, TIME_VALUE), value_formats.time_iso)
     if value_type == "DATETIME":
-        return _converted(_text(item, DATETIME_VALUE), values.datetime_iso)
+        return _converted(_text(item, DATETIME_VALUE), value_formats.datetime_iso)
     if value_type == "PNAME":
-        return values.person_name(first_value(item, PERSON_NAME))
+        return value_formats.person_name(first_value(item, PERSON_NAME))
     if value_type == "UIDREF":
         return _text(item, UID_VALUE)
     if value_type in _REFERENCE_TYPES:
@@ -201,12 +201,12 @@ class _Walker:
 
 
 def _observers(instance: dict) -> dict[str, list[dict[str, Any]]]:
-    verifying = [{"name": values.person_name(first_value(item, VERIFYING_OBSERVER_NAME)),
+    verifying = [{"name": value_formats.person_name(first_value(item, VERIFYING_OBSERVER_NAME)),
                   "organization": _text(item, VERIFYING_ORGANIZATION),
                   "datetime": _converted(_text(item, VERIFICATION_DATETIME),
-                                         values.datetime_iso)}
+                                         value_formats.datetime_iso)}
                  for item in _items(instance, VERIFYING_OBSERVERS)]
-    author = [{"name": values.person_name(first_value(item, PERSON_NAME)),
+    author = [{"name": value_formats.person_name(first_value(item, PERSON_NAME)),
                "organization": _text(item, INSTITUTION_NAME),
                "datetime": None,
                "type": _text(item, OBSERVER_TYPE)}
@@ -230,8 +230,8 @@ def build_report(instance: dict) -> dict[str, Any]:
         "SOPClassUID": _text(instance, SOP_CLASS_UID),
         "CompletionFlag": _text(instance, COMPLETION_FLAG),
         "VerificationFlag": _text(instance, VERIFICATION_FLAG),
-        "ContentDate": _converted(_text(instance, CONTENT_DATE), values.date_iso),
-        "ContentTime": _converted(_text(instance, CONTENT_TIME), values.time_iso),
+        "ContentDate": _converted(_text(instance, CONTENT_DATE), value_formats.date_iso),
+        "ContentTime": _converted(_text(instance, CONTENT_TIME), value_formats.time_iso),
         "observer": _observers(instance),
         "title": title,
         "text": "\n".join(walker.lines),

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from service.dicom import dictionary
-from service.dicomweb import levels, values
+from service.dicomweb import levels, temporal_ranges
 
 PARAMETERS = frozenset({"includefield", "fuzzymatching", "emptyvaluematching",
                         "multiplevaluematching", "limit", "offset"})
@@ -169,8 +169,8 @@ def _terms(name: str, vr: str, raw: str) -> list[Term]:
             if not _UID.match(uid) or len(uid) > 64:
                 raise QueryError(name, f"{name} must be a UID or a comma list of UIDs")
         return [Term("exact", uid) for uid in uids]
-    if vr in values.TEMPORAL_VRS:
-        bounds = values.parse_range(vr, text)
+    if vr in temporal_ranges.TEMPORAL_VRS:
+        bounds = temporal_ranges.parse_range(vr, text)
         if bounds is None:
             shape = {"DA": "YYYYMMDD", "TM": "HHMMSS.FFFFFF", "DT": "YYYYMMDDHHMMSS.FFFFFF"}
             raise QueryError(name, f"{name} must be a {vr} value ({shape[vr]}) or a range "

@@ -21,9 +21,9 @@ from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
 from service.bulkdata.client import BulkDataClient, PixelPayload
 from service.dicom.transfer_syntax import NATIVE_LITTLE_ENDIAN
-from service.dicomweb import negotiate
-from service.dicomweb.cache import BodyCache
-from service.dicomweb.multipart import Part, write_multipart
+from service.dicomweb import wado_accept
+from service.dicomweb.body_cache import BodyCache
+from service.dicomweb.multipart_writer import Part, write_multipart
 from service.dicomweb.uris import bulkdata_path_of, rewrite_bulkdata_uris
 from service.pixels.description import PixelDescription
 from service.pixels.encapsulated import split_frames
@@ -123,10 +123,10 @@ def frames(study: str, series: str, instance: str, frame_list: str) -> Response:
     with metadata_errors(query.sop_uid):
         desc.frame_indices(query.frames)  # 404 for a frame out of range, before any fetch
     try:
-        choice = negotiate.choose_frames(request.headers.get("Accept"), desc.transfer_syntax_uid,
+        choice = wado_accept.choose_frames(request.headers.get("Accept"), desc.transfer_syntax_uid,
                                          stored_available=not settings().transcode_upstream,
                                          single_frame=len(query.frames or ()) == 1)
-    except negotiate.NotAcceptableError as exc:
+    except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"Frames can be sent as {exc}.") from exc
     payload = fetch_payload(bulkdata_client(), attrs, desc, query)
     bodies = frame_bytes(payload, desc, list(query.frames or ()), choice, query.sop_uid)
@@ -154,7 +154,7 @@ def parse_frame_list(text: str) -> tuple[int, ...]:
 
 
 def frame_bytes(payload: PixelPayload, desc: PixelDescription, numbers: list[int],
-                choice: negotiate.FrameChoice, sop_uid: str) -> list[bytes]:
+                choice: wado_accept.FrameChoice, sop_uid: str) -> list[bytes]:
     """The asked frames, as stored (choice.stored) or in Explicit VR Little Endian."""
     if payload.frames is not None:  # transcoded upstream: already Explicit VR LE frames
         return [payload.frames[n - 1] for n in numbers]
@@ -188,8 +188,8 @@ def bulkdata(study: str, series: str, instance: str, path: str) -> Response:
     if uri is None:
         raise NotFound(f"instance {sop_uid} has no bulk data at {path}", parameter="path")
     try:
-        multipart = negotiate.choose_bulkdata(request.headers.get("Accept"))
-    except negotiate.NotAcceptableError as exc:
+        multipart = wado_accept.choose_bulkdata(request.headers.get("Accept"))
+    except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"Bulk data can be sent as {exc}.") from exc
     syntax = _transfer_syntax(dataset) if path.upper() == "7FE00010" else None
     payload = bulkdata_client().fetch_pixel_data(
@@ -207,12 +207,12 @@ def bulkdata(study: str, series: str, instance: str, path: str) -> Response:
         start, stop = window
         extra["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
         data, status = data[start:stop], 206
-    content_type = negotiate.OCTET_STREAM + (f"; transfer-syntax={syntax}" if syntax else "")
+    content_type = wado_accept.OCTET_STREAM + (f"; transfer-syntax={syntax}" if syntax else "")
     location = request.base_url
     if multipart:
         written = write_multipart([Part(data, content_type,
                                         {"Content-Location": location, **extra})],
-                                  negotiate.OCTET_STREAM)
+                                  wado_accept.OCTET_STREAM)
         response = Response(written.body, status=status, content_type=written.content_type)
     else:
         response = Response(data, status=status, content_type=content_type)
