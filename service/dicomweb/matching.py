@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from service.dicom import tags
 from service.dicomweb import temporal_ranges
-from service.dicomweb.levels import MODALITIES_IN_STUDY
 from service.dicomweb.query import Filter, QidoQuery, Term
 
 _TOKEN_SPLIT = re.compile(r"[\^=,\s]+")
@@ -80,7 +80,7 @@ def leaf_attributes(dataset: dict[str, Any], path: tuple[str, ...]) -> list[dict
 
 
 def _attribute_matches(items: list, flt: Filter, options: Options) -> bool:
-    any_value = options.multiple or flt.key == MODALITIES_IN_STUDY
+    any_value = options.multiple or flt.key == tags.MODALITIES_IN_STUDY
     if len(items) > 1 and not any_value:
         if flt.vr == "PN" or any(term.kind in ("range", "number") for term in flt.terms):
             return False  # a range or a number cannot match several values as a whole
