@@ -25,12 +25,13 @@ import requests
 import urllib3.exceptions
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession, Request
+from pydicom.uid import ExplicitVRLittleEndian
 from requests.adapters import HTTPAdapter
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST, check_uri, reroot, same_origin
 from service.bulkdata.cache import PayloadCache
 from service.bulkdata.credentials import SerializedCredentials, default_credentials
-from service.bulkdata.multipart import MultipartError, parse_media_type, parse_multipart
+from service.bulkdata.multipart_reader import MultipartError, parse_media_type, parse_multipart
 from service.bulkdata.transport import RetryPolicy, Transport
 from service.bulkdata.urls import (
     frames_url,
@@ -38,16 +39,12 @@ from service.bulkdata.urls import (
     instance_url_from_store,
     pixel_data_url,
 )
+from service.dicom.transfer_syntax import UNCOMPRESSED
 from service.errors import Unprocessable, UpstreamError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-# Transfer syntaxes whose Pixel Data is stored uncompressed (deflate applies to the dataset).
-NATIVE_TRANSFER_SYNTAXES = frozenset({
-    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
-})
 BULKDATA_ACCEPT = "application/octet-stream; transfer-syntax=*"
 DICOM = "application/dicom"
 _MAX_REDIRECTS = 3
@@ -72,7 +69,7 @@ class StoredInstance:
 
 
 def is_compressed(transfer_syntax: str | None) -> bool:
-    return bool(transfer_syntax) and transfer_syntax not in NATIVE_TRANSFER_SYNTAXES
+    return bool(transfer_syntax) and transfer_syntax not in UNCOMPRESSED
 
 
 class WholeBodyAdapter(HTTPAdapter):
@@ -167,8 +164,8 @@ class BulkDataClient:
             frames = list(range(1, max(1, number_of_frames) + 1))
             url = instance_url
             return self.cache.get_or_fetch(
-                (url, EXPLICIT_VR_LITTLE_ENDIAN),
-                lambda: self.fetch_frames(url, frames, transfer_syntax=EXPLICIT_VR_LITTLE_ENDIAN))
+                (url, ExplicitVRLittleEndian),
+                lambda: self.fetch_frames(url, frames, transfer_syntax=ExplicitVRLittleEndian))
         uri = pixel_data_uri
         return self.cache.get_or_fetch(
             (uri, stored_transfer_syntax or "*"),

@@ -32,21 +32,18 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient, PixelPayload
-from service.dicomweb import negotiate
+from service.dicom.transfer_syntax import NATIVE_LITTLE_ENDIAN
 from service.errors import NotFound, Unprocessable, UpstreamError
 from service.pixels.decode import decode_frame_codestreams, decode_frames
 from service.pixels.description import PixelDescription
 from service.pixels.encapsulated import split_frames
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
-from service.pixels.hounsfield import modality_transform
+from service.pixels.hounsfield import OUTPUT_DTYPES, modality_transform
 from service.pixels.modality import Rescale, modality_lut, rescale_for_frame
 from service.store.queries import get_instance
 
 log = logging.getLogger(__name__)
 
-OUTPUT_DTYPES = ("float32", "int16")
-# The stored transfer syntaxes whose native frames are sent as they lie in the payload.
-NATIVE_LITTLE_ENDIAN = (negotiate.EXPLICIT_VR_LITTLE_ENDIAN, negotiate.IMPLICIT_VR_LITTLE_ENDIAN)
 FLOAT_PIXEL_DATA = ("Only integer Pixel Data (7FE0,0010) is supported; this instance has "
                     "Float or Double Float Pixel Data.")
 

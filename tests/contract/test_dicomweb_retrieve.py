@@ -13,7 +13,7 @@ from flask import Flask
 from openapi_core import OpenAPI
 from PIL import Image
 
-from service.bulkdata.multipart import parse_multipart
+from service.bulkdata.multipart_reader import parse_multipart
 from service.emulator.server import Emulator
 from service.settings import Settings
 from tests.contract.conftest import Contract

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import requests
 
-from service.dicomweb.cache import BodyCache
+from service.dicomweb.body_cache import BodyCache
 from service.emulator.server import Emulator
 from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import Corpus, Server, make_app, served

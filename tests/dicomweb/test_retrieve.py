@@ -15,8 +15,8 @@ import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.uid import ExplicitVRLittleEndian
 
-from service.bulkdata.multipart import parse_multipart
-from service.dicomweb import negotiate
+from service.bulkdata.multipart_reader import parse_multipart
+from service.dicomweb import wado_accept
 from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import make_app, served
 from tests.support.part10 import assert_same_instance
@@ -105,7 +105,7 @@ def test_other_representations_are_not_acceptable(server, corpus, accept: str) -
     answer = requests.get(_url(server, corpus, "ct1", "series"), headers={"Accept": accept})
     assert answer.status_code == 406
     assert answer.headers["Content-Type"] == "application/problem+json"
-    assert answer.json()["available"] == list(negotiate.INSTANCE_REPRESENTATIONS)
+    assert answer.json()["available"] == list(wado_accept.INSTANCE_REPRESENTATIONS)
 
 
 def test_unknown_resources_are_404_problems(server, corpus) -> None:  # type: ignore[no-untyped-def]

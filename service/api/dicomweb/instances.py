@@ -18,8 +18,8 @@ from service.api import engine, params, settings
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import PATIENT_DATA_HEADERS
-from service.dicomweb import negotiate
-from service.dicomweb.multipart import new_boundary
+from service.dicomweb import wado_accept
+from service.dicomweb.multipart_writer import new_boundary
 from service.errors import NotAcceptable
 from service.usecases.dicomweb.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
 
@@ -44,10 +44,10 @@ def retrieve_instance(study: str, series: str, instance: str) -> Response:
 def _retrieve(study_uid: str, series_uid: str | None = None,
               sop_uid: str | None = None) -> Response:
     try:
-        syntax = negotiate.choose_instances(request.headers.get("Accept"))
-    except negotiate.NotAcceptableError as exc:
+        syntax = wado_accept.choose_instances(request.headers.get("Accept"))
+    except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"DICOM objects can be sent as {exc}.",
-                            available=list(negotiate.INSTANCE_REPRESENTATIONS)) from exc
+                            available=list(wado_accept.INSTANCE_REPRESENTATIONS)) from exc
     query = RetrieveQuery(study_uid, series_uid, sop_uid, syntax)
     config = settings()
     instances = open_retrieve(engine(), bulkdata_client(), query,
@@ -55,7 +55,7 @@ def _retrieve(study_uid: str, series_uid: str | None = None,
                               transcode_upstream=config.transcode_upstream)
     boundary = new_boundary()
     response = Response(_parts(instances, boundary, query), direct_passthrough=True,
-                        content_type=f'multipart/related; type="{negotiate.DICOM}"; '
+                        content_type=f'multipart/related; type="{wado_accept.DICOM}"; '
                                      f"boundary={boundary}")
     response.call_on_close(instances.close)  # also when the body is never iterated (HEAD)
     response.headers["Content-Location"] = request.base_url
@@ -72,7 +72,7 @@ def _parts(instances: Iterable[RetrievedInstance], boundary: str,
         for instance in instances:
             if marker in instance.data:  # 128 random bits: never seen, but never corrupt
                 raise RuntimeError(f"the multipart boundary occurs in {instance.sop_uid}")
-            yield (marker + b"\r\nContent-Type: " + negotiate.DICOM.encode()
+            yield (marker + b"\r\nContent-Type: " + wado_accept.DICOM.encode()
                    + b"; transfer-syntax=" + instance.transfer_syntax_uid.encode()
                    + b"\r\n\r\n")
             yield instance.data

@@ -24,8 +24,8 @@ from service.api import engine, params, settings
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import reject_unknown
-from service.dicomweb import negotiate
-from service.dicomweb.multipart import new_boundary
+from service.dicomweb import wado_accept
+from service.dicomweb.multipart_writer import new_boundary
 from service.errors import BadRequest, NotAcceptable
 from service.usecases.dicomweb.rendered import (
     THUMBNAIL_SIZE,
@@ -162,7 +162,8 @@ def _media_type(*, multipart: bool) -> tuple[str, bool]:
     """(image media type, multipart?) from `accept=` or the Accept header; 406 otherwise."""
     header = request.args.get("accept") or request.headers.get("Accept")
     try:
-        return negotiate.choose_rendered(header, multipart=multipart)
-    except negotiate.NotAcceptableError as exc:
-        offered = [*negotiate.RENDERED_TYPES, *(negotiate.MULTIPART_RENDERED if multipart else ())]
+        return wado_accept.choose_rendered(header, multipart=multipart)
+    except wado_accept.NotAcceptableError as exc:
+        offered = [*wado_accept.RENDERED_TYPES,
+                   *(wado_accept.MULTIPART_RENDERED if multipart else ())]
         raise NotAcceptable(f"Rendered images are {exc}.", available=offered) from exc

@@ -13,9 +13,9 @@ from service.api import engine, params, settings
 from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
 from service.bulkdata.client import BulkDataClient
-from service.dicomweb import negotiate
-from service.dicomweb.cache import BodyCache
-from service.dicomweb.multipart import Part, write_multipart
+from service.dicomweb import wado_accept
+from service.dicomweb.body_cache import BodyCache
+from service.dicomweb.multipart_writer import Part, write_multipart
 from service.errors import BadRequest, ServiceError
 from service.usecases.dicomweb.bulkdata import BulkDataQuery, retrieve_bulkdata
 from service.usecases.dicomweb.frames import FramesQuery, retrieve_frames
@@ -128,12 +128,12 @@ def bulkdata(study: str, series: str, instance: str, path: str) -> Response:
         start, stop = window
         extra["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
         data, status = data[start:stop], 206
-    content_type = negotiate.OCTET_STREAM + (f"; transfer-syntax={syntax}" if syntax else "")
+    content_type = wado_accept.OCTET_STREAM + (f"; transfer-syntax={syntax}" if syntax else "")
     location = request.base_url
     if found.multipart:
         written = write_multipart([Part(data, content_type,
                                         {"Content-Location": location, **extra})],
-                                  negotiate.OCTET_STREAM)
+                                  wado_accept.OCTET_STREAM)
         response = Response(written.body, status=status, content_type=written.content_type)
     else:
         response = Response(data, status=status, content_type=content_type)

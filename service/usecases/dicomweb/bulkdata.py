@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
-from service.dicomweb import negotiate
+from service.dicomweb import wado_accept
 from service.dicomweb.uris import bulkdata_path_of
 from service.errors import NotAcceptable, NotFound
 from service.store import qido
@@ -55,8 +55,8 @@ def retrieve_bulkdata(engine: Engine, client: BulkDataClient, query: BulkDataQue
         raise NotFound(f"instance {query.sop_uid} has no bulk data at {query.path}",
                        parameter="path")
     try:
-        multipart = negotiate.choose_bulkdata(query.accept)
-    except negotiate.NotAcceptableError as exc:
+        multipart = wado_accept.choose_bulkdata(query.accept)
+    except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"Bulk data can be sent as {exc}.") from exc
     syntax = _transfer_syntax(dataset) if query.path.upper() == "7FE00010" else None
     payload = client.fetch_pixel_data(

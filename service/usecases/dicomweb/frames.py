@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
-from service.dicomweb import negotiate
+from service.dicomweb import wado_accept
 from service.errors import NotAcceptable
 from service.usecases.pixels import PixelQuery, frame_bytes, open_pixels
 
@@ -34,7 +34,7 @@ class RetrievedFrames:
     """One body per asked frame, in the transfer syntax and media type of `choice`."""
 
     bodies: list[bytes]
-    choice: negotiate.FrameChoice
+    choice: wado_accept.FrameChoice
 
 
 def retrieve_frames(engine: Engine, client: BulkDataClient, query: FramesQuery, *,
@@ -43,10 +43,10 @@ def retrieve_frames(engine: Engine, client: BulkDataClient, query: FramesQuery, 
     pixel_query = PixelQuery(query.study_uid, query.series_uid, query.sop_uid, query.frames)
     source = open_pixels(engine, pixel_query)
     try:
-        choice = negotiate.choose_frames(query.accept, source.description.transfer_syntax_uid,
+        choice = wado_accept.choose_frames(query.accept, source.description.transfer_syntax_uid,
                                          stored_available=not transcode_upstream,
                                          single_frame=len(query.frames) == 1)
-    except negotiate.NotAcceptableError as exc:
+    except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"Frames can be sent as {exc}.") from exc
     return RetrievedFrames(frame_bytes(client, pixel_query, source, as_stored=choice.stored),
                            choice)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from service.dicomweb.cache import BodyCache
+from service.dicomweb.body_cache import BodyCache
 from service.dicomweb.uris import rewrite_bulkdata_uris
 from service.errors import NotFound
 from service.store import qido

@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
-from service.dicomweb.negotiate import JPEG
+from service.dicomweb.wado_accept import JPEG
 from service.errors import BadRequest, NotFound
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
+from pydicom.uid import ExplicitVRLittleEndian as EXPLICIT_VR_LITTLE_ENDIAN
 from sqlalchemy import Engine
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
@@ -35,7 +36,6 @@ from service.usecases.bounded import OrderedPool
 
 log = logging.getLogger(__name__)
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 AS_STORED = "*"
 PIXEL_DATA = "7FE00010"
 Converted = TypeVar("Converted")
