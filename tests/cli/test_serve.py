@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from service.cli import main
-from service.server import GUNICORN_DEFAULTS, gunicorn_options
+from service.cli.serve import GUNICORN_DEFAULTS, gunicorn_options
 from service.settings import Settings
 from tests.support.net import free_port
 

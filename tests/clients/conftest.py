@@ -18,7 +18,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from service.demo import DemoHandle, start_demo
+from service.cli.demo import DemoHandle, start_demo
 from service.settings import Settings
 from tests.clients.served import ExampleStudy, Exchange, ExchangeRecorder, Service
 from tests.support.emulated import close_app, emulated_app, emulator_credentials

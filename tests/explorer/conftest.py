@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.demo import start_demo
+from service.cli.demo import start_demo
 from service.examples.shipped import load_example_dump
 from service.settings import Settings
 from tests.support.chromium import start_chromium
