@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from dicom_resolver_testing.stack import free_port
 from service.cli import main
 from service.cli.serve import GUNICORN_DEFAULTS, gunicorn_options
 from service.settings import Settings
-from tests.support.net import free_port
 
 VENV_BIN = Path(sys.executable).parent
 

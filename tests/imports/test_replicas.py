@@ -17,12 +17,12 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
+from dicom_resolver_testing.stack import free_port
 from service.emulator.server import Emulator
 from service.store.schema import import_studies
 from service.usecases.import_worker import StudyOutcome
 from tests.support.google_store import StandInStudy
 from tests.support.gunicorn import wait_healthy
-from tests.support.net import free_port
 
 CLI = str(Path(sys.executable).with_name("dicom-resolver"))
 

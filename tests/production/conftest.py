@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from dicom_resolver_testing.stack import free_port
 from tests.support.gunicorn import stop_process, wait_healthy
-from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("dicom-resolver"))

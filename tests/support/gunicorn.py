@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.net import free_port
+from dicom_resolver_testing.stack import free_port
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> bool:
