@@ -47,9 +47,13 @@ DEMO_WORKDIR = Path("var/demo")
 class ServeFlags(Protocol):
     """What the command line may override: unset (None, 0) leaves the lower layers."""
 
-    host: str | None
-    port: int | None
-    workers: int | None
+    # Read-only members, so that the frozen _Flags and an argparse Namespace both fit.
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def workers(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
