@@ -19,6 +19,7 @@ from service.dicom.fast_path import normalize_valid
 from service.dicom.geometry import position_along_normal
 from service.dicom.index_values import index_integer, index_text
 from service.dicom.normalize import normalize_instance
+from service.dicomweb import levels
 
 # Attributes without which pixel data cannot be decoded (PS3.3 C.7.6.3 Image Pixel module).
 PIXEL_MODULE_KEYWORDS = (
@@ -72,6 +73,10 @@ class InstanceRecord:
     study_json: bytes  # normalized study-level attributes
     series_json: bytes  # normalized series-level attributes
     qido_json: bytes  # QIDO_INSTANCE_KEYS of the instance as received (DICOM JSON)
+    # The study- and series-level attributes as DICOM JSON (QIDO answers), split here
+    # from the parsed instance so that the store need not parse its JSON again.
+    study_dicom_json: bytes
+    series_dicom_json: bytes
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -178,6 +183,7 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         raw = _exact_size(raw)
     study_date = _text(dataset, "00080020", index, findings)
     summary = {key: attributes[key] for key in SUMMARY_KEYWORDS if key in attributes}
+    study_dicom_json, series_dicom_json = levels.level_json(dataset)
     position = position_along_normal(attributes.get("ImagePositionPatient"),
                                      attributes.get("ImageOrientationPatient"))
     return InstanceRecord(
@@ -208,6 +214,8 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         series_json=_exact_size(json_model.dumps(series)),
         qido_json=_exact_size(json_model.dumps(
             {key: dataset[key] for key in QIDO_INSTANCE_KEYS if key in dataset})),
+        study_dicom_json=study_dicom_json,
+        series_dicom_json=series_dicom_json,
     )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary
+import orjson
+
+from service.dicom import dictionary, json_model
 from service.dicom.normalize import SERIES_KEYWORDS, STUDY_KEYWORDS
 
 STUDY, SERIES, INSTANCE = "study", "series", "instance"
@@ -94,3 +96,45 @@ def vr_of(key: str) -> str:
     if info is None or not info.vr:
         return "UN"
     return info.vr.split(" ")[0]
+
+
+def level_json(instance: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(study, series) level datasets of one instance as the DICOM JSON the store keeps for
+    QIDO answers: level_dataset of each, in one pass over the instance's keys.
+
+    Numbers are written as orjson writes what it reads from their text, as for any value
+    read back from the store (json_model keeps an inexact number's text: orjson's own
+    reading of it is what a stored row has always held).
+    """
+    study: dict[str, Any] = {}
+    series: dict[str, Any] = {}
+    for key, value in instance.items():
+        level = level_of(key)
+        if level == STUDY:
+            study[key] = value
+        elif level == SERIES:
+            series[key] = value
+    for key in COMMON:  # study level already: the study keeps them where they are
+        if key in instance:
+            series[key] = instance[key]
+    return _orjson_text(study), _orjson_text(series)
+
+
+def _orjson_text(dataset: dict[str, Any]) -> bytes:
+    try:
+        text = orjson.dumps(dataset)
+    except TypeError:  # a json_model exact number: what orjson reads from its text
+        text = orjson.dumps(orjson.loads(json_model.dumps(dataset)))
+    return bytes(memoryview(text))  # without orjson's spare capacity (records._exact_size)
+
+
+def merge_study_json(study_json: bytes, other_study_json: bytes) -> bytes:
+    """A study's level JSON with the attributes another series' instance carries and it
+    lacks (a report's instance may lack what the images have); sorted by key when any
+    is added."""
+    merged = orjson.loads(study_json)
+    extra = orjson.loads(other_study_json)
+    missing = {key: value for key, value in extra.items() if key not in merged}
+    if not missing:
+        return study_json
+    return orjson.dumps(dict(sorted({**merged, **missing}.items())))
