@@ -1,4 +1,4 @@
-"""The SQL side of DICOMweb: QIDO-RS candidates and WADO-RS metadata reads (SQLAlchemy Core).
+"""QIDO-RS candidate search: the SQL side of a DICOMweb search (SQLAlchemy Core).
 
 Matching keys that map onto an indexed column become SQL conditions. A condition
 is *exact* when SQL alone decides the match (UIDs, PatientID, StudyDate ranges,
@@ -13,46 +13,20 @@ narrowing and by the scope of the path (a study, a series).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from service.dicom.index_values import INT32, index_text, is_indexed_text
 from service.dicomweb import levels
 from service.dicomweb.query import Filter, QidoQuery
+from service.store import queries
 from service.store.queries import wildcard_to_like
 from service.store.schema import instance_qido, instances, series, studies
 
-# -- ingest hook: the level columns of a stored instance -------------------------------------
-
-def study_columns(dicom_json: bytes) -> dict[str, Any]:
-    """Columns of the studies row derived from one instance's stored DICOM JSON."""
-    return {"dicom_json": orjson.dumps(levels.level_dataset(orjson.loads(dicom_json),
-                                                            levels.STUDY))}
-
-
-def merge_study_columns(row: dict[str, Any], dicom_json: bytes) -> None:
-    """Add to a studies row the study-level attributes another series of the dump carries
-    and the row lacks (a report's instance may lack what the images have)."""
-    merged = orjson.loads(row["dicom_json"])
-    extra = levels.level_dataset(orjson.loads(dicom_json), levels.STUDY)
-    missing = {key: value for key, value in extra.items() if key not in merged}
-    if missing:
-        row["dicom_json"] = orjson.dumps(dict(sorted({**merged, **missing}.items())))
-
-
-def series_columns(dicom_json: bytes) -> dict[str, Any]:
-    """Columns of the series row derived from one instance's stored DICOM JSON."""
-    return {"dicom_json": orjson.dumps(levels.level_dataset(orjson.loads(dicom_json),
-                                                            levels.SERIES))}
-
-
-# -- QIDO-RS ------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -202,112 +176,5 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
 def scope_exists(engine: Engine, scope: Scope) -> bool:
     """Whether the study (and series) of a search path are stored."""
     if scope.series_uid is not None:
-        statement = select(series.c.series_uid).where(series.c.series_uid == scope.series_uid,
-                                                      series.c.study_uid == scope.study_uid)
-    else:
-        statement = select(studies.c.study_uid).where(studies.c.study_uid == scope.study_uid)
-    with engine.connect() as connection:
-        return connection.execute(statement).first() is not None
-
-
-# -- WADO-RS metadata ----------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Metadata:
-    instances: list[bytes]  # stored DICOM JSON, in the stable order
-    content_hashes: list[bytes]
-    last_modified: dt.datetime | None
-
-
-def _metadata_where(study_uid: str, series_uid: str | None,
-                    sop_uid: str | None) -> list[ColumnElement]:
-    where = [instances.c.study_uid == study_uid]
-    if series_uid is not None:
-        where.append(instances.c.series_uid == series_uid)
-    if sop_uid is not None:
-        where.append(instances.c.sop_uid == sop_uid)
-    return where
-
-
-def _metadata_order(row: Any) -> tuple:
-    return (row.series_uid, row.instance_number is None, row.instance_number or 0, row.sop_uid)
-
-
-def read_metadata(engine: Engine, study_uid: str, series_uid: str | None = None,
-                  sop_uid: str | None = None) -> Metadata:
-    """The stored DICOM JSON of a study, series or instance ([] when not stored)."""
-    where = _metadata_where(study_uid, series_uid, sop_uid)
-    statement = select(instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid,
-                       instances.c.dicom_json, instances.c.content_hash,
-                       instances.c.updated_at).where(*where)
-    with engine.connect() as connection:
-        rows = connection.execute(statement).all()
-    # Sorted here: SQLite would sort megabytes of JSON in a temporary b-tree.
-    rows.sort(key=_metadata_order)
-    latest = max((row.updated_at for row in rows), default=None)
-    return Metadata([bytes(row.dicom_json) for row in rows],
-                    [bytes(row.content_hash) for row in rows], latest)
-
-
-@dataclass(slots=True)
-class MetadataIndex:
-    sop_uids: list[str]  # in the stable order of read_metadata
-    content_hashes: list[bytes]
-    last_modified: dt.datetime | None
-
-
-def metadata_index(engine: Engine, study_uid: str, series_uid: str | None = None,
-                   sop_uid: str | None = None) -> MetadataIndex:
-    """What a metadata answer stands for, without its JSON: the instances' content hashes
-    and the level's last change. Cheap: in SQLite, instances' columns after dicom_json
-    (updated_at) would be read by walking the blob's overflow pages, so the time of the
-    last change comes from the level's own row (written with every change below it)."""
-    where = _metadata_where(study_uid, series_uid, sop_uid)
-    if sop_uid is not None:
-        changed = select(instances.c.updated_at).where(*where)
-    elif series_uid is not None:
-        changed = select(series.c.updated_at).where(series.c.series_uid == series_uid,
-                                                    series.c.study_uid == study_uid)
-    else:
-        changed = select(studies.c.updated_at).where(studies.c.study_uid == study_uid)
-    with engine.connect() as connection:
-        rows = connection.execute(select(
-            instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid,
-            instances.c.content_hash).where(*where)).all()
-        last_modified = connection.execute(changed).scalar() if rows else None
-    rows.sort(key=_metadata_order)
-    return MetadataIndex([row.sop_uid for row in rows],
-                         [bytes(row.content_hash) for row in rows], last_modified)
-
-
-def instance_json(engine: Engine, study_uid: str, series_uid: str, sop_uid: str) -> bytes | None:
-    with engine.connect() as connection:
-        found = connection.execute(
-            select(instances.c.dicom_json).where(
-                instances.c.sop_uid == sop_uid, instances.c.series_uid == series_uid,
-                instances.c.study_uid == study_uid)).scalar()
-    return bytes(found) if found is not None else None
-
-
-# -- WADO-RS retrieve ----------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class InstanceKey:
-    series_uid: str
-    sop_uid: str
-
-
-def instance_keys(engine: Engine, study_uid: str, series_uid: str | None = None,
-                  sop_uid: str | None = None, *, images_only: bool = False) -> list[InstanceKey]:
-    """The instances of a study, series or instance, in the stable order of read_metadata,
-    without their JSON (a retrieve reads each instance's JSON when it fetches it);
-    `images_only`: those with Pixel Data."""
-    where = _metadata_where(study_uid, series_uid, sop_uid)
-    if images_only:
-        where.append(instances.c.has_pixel_data.is_(True))
-    with engine.connect() as connection:
-        rows = connection.execute(select(
-            instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid)
-            .where(*where)).all()
-    rows.sort(key=_metadata_order)
-    return [InstanceKey(row.series_uid, row.sop_uid) for row in rows]
+        return queries.series_exists(engine, scope.study_uid or "", scope.series_uid)
+    return queries.study_exists(engine, scope.study_uid or "")

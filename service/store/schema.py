@@ -60,7 +60,7 @@ studies = Table(
     Column("series_count", Integer, nullable=False, default=0),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
-    # Study- and patient-level attributes as DICOM JSON (QIDO-RS answers; store/qido.py).
+    # Study- and patient-level attributes as DICOM JSON (QIDO-RS answers; store/qido_search.py).
     Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_studies_order", "study_date", "study_time", "study_uid"),
@@ -75,7 +75,7 @@ series = Table(
     Column("series_number", Integer),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
-    # Series-level attributes as DICOM JSON (QIDO-RS answers; store/qido.py).
+    # Series-level attributes as DICOM JSON (QIDO-RS answers; store/qido_search.py).
     Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_series_study_modality", "study_uid", "modality"),

@@ -20,7 +20,7 @@ from service.pixels.description import PixelDescription
 from service.pixels.modality import modality_lut, rescale_for_frame
 from service.pixelservice import OUTPUT_DTYPES, PixelQuery, describe_pixels, metadata_errors
 from service.problems import NotFound, Unprocessable
-from service.store.series_geometry import series_instances
+from service.store.queries import series_instances
 
 log = logging.getLogger(__name__)
 

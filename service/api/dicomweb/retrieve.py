@@ -35,7 +35,7 @@ from service.pixelservice import (
     metadata_errors,
 )
 from service.problems import BadRequest, NotAcceptable, NotFound, ServiceError
-from service.store import qido
+from service.store import metadata
 
 NATIVE_LITTLE_ENDIAN = (negotiate.EXPLICIT_VR_LITTLE_ENDIAN, negotiate.IMPLICIT_VR_LITTLE_ENDIAN)
 
@@ -70,7 +70,7 @@ def instance_metadata(study: str, series: str, instance: str) -> Response:
 def _metadata(study_uid: str, series_uid: str | None = None,
               sop_uid: str | None = None) -> Response:
     check_accept_json()
-    index = qido.metadata_index(engine(), study_uid, series_uid, sop_uid)
+    index = metadata.metadata_index(engine(), study_uid, series_uid, sop_uid)
     if not index.sop_uids:
         what = sop_uid or series_uid or study_uid
         raise NotFound(f"{what} is not stored")
@@ -82,7 +82,7 @@ def _metadata(study_uid: str, series_uid: str | None = None,
         cache = _metadata_cache()
         body = cache.get(etag) if cache is not None else None
         if body is None:
-            found = qido.read_metadata(engine(), study_uid, series_uid, sop_uid)
+            found = metadata.read_metadata(engine(), study_uid, series_uid, sop_uid)
             if not found.instances:  # deleted since the index was read
                 raise NotFound(f"{sop_uid or series_uid or study_uid} is not stored")
             # The ETag of what was read (an ingest may have come in between).
@@ -181,7 +181,7 @@ def frame_bytes(payload: PixelPayload, desc: PixelDescription, numbers: list[int
 def bulkdata(study: str, series: str, instance: str, path: str) -> Response:
     study_uid, series_uid = params.uid(study, "study"), params.uid(series, "series")
     sop_uid = params.uid(instance, "instance")
-    raw = qido.instance_json(engine(), study_uid, series_uid, sop_uid)
+    raw = metadata.instance_json(engine(), study_uid, series_uid, sop_uid)
     if raw is None:
         raise NotFound(f"instance {sop_uid} of series {series_uid} is not stored")
     dataset = orjson.loads(raw)

@@ -1,7 +1,7 @@
 """QIDO-RS: GET /dicomweb/studies, /series, /instances and their scoped forms (§10.6).
 
 The query is parsed (service.dicomweb.query), SQL narrows and orders the rows
-(service.store.qido), keys SQL cannot decide are matched in Python over the
+(service.store.qido_search), keys SQL cannot decide are matched in Python over the
 stored DICOM JSON (service.dicomweb.matching), and each result is cut down to
 the attributes the level returns (service.dicomweb.answers).
 """
@@ -22,8 +22,8 @@ from service.dicomweb.matching import Options, matches_all
 from service.dicomweb.query import QidoQuery, QueryError, parse_query
 from service.dicomweb.uris import rewrite_bulkdata_uris
 from service.problems import BadRequest, NotAcceptable, NotFound
-from service.store import qido
-from service.store.qido import Scope
+from service.store import qido_search
+from service.store.qido_search import Scope
 
 STUDY, SERIES, INSTANCE = levels.STUDY, levels.SERIES, levels.INSTANCE
 
@@ -79,11 +79,11 @@ def _parse(level: str) -> QidoQuery:
 def _search(level: str, scope: Scope, fixed: tuple[str, ...]) -> Response:
     check_accept_json()
     query = _parse(level)
-    if scope.study_uid is not None and not qido.scope_exists(engine(), scope):
+    if scope.study_uid is not None and not qido_search.scope_exists(engine(), scope):
         what = f"series {scope.series_uid} of study" if scope.series_uid else "study"
         raise NotFound(f"{what} {scope.study_uid} is not stored")
     keys = None if query.include_all else answer_keys(query, fixed)
-    found = qido.find_candidates(engine(), query, scope,
+    found = qido_search.find_candidates(engine(), query, scope,
                                  whole_instance=needs_whole_instance(query, keys))
     datasets = _Datasets(level, base_url())
     results: list[dict[str, Any]] = []
