@@ -58,6 +58,10 @@ class InstanceRecord:
     slice_position: float | None
     patient_id: str | None
     patient_name: str | None
+    # One PatientName value whose Alphabetic group is ASCII without NUL: then the
+    # upper-cased index key starts with an ASCII prefix exactly when QIDO's name match of
+    # `PREFIX*` holds (service/store/qido_search.py), so SQL decides that search alone.
+    patient_name_plain: bool
     study_date: str | None  # YYYYMMDD, as stored in DICOM, so that ranges compare as text
     study_time: str | None
     accession_number: str | None
@@ -199,6 +203,7 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         slice_position=position if position is None or math.isfinite(position) else None,
         patient_id=_text(dataset, "00100020", index, findings),
         patient_name=_text(dataset, "00100010", index, findings),
+        patient_name_plain=plain_patient_name(dataset),
         study_date=study_date.replace(".", "") if study_date else None,
         study_time=_text(dataset, "00080030", index, findings),
         accession_number=_text(dataset, "00080050", index, findings),
@@ -217,6 +222,16 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         study_dicom_json=study_dicom_json,
         series_dicom_json=series_dicom_json,
     )
+
+
+def plain_patient_name(dataset: dict[str, Any]) -> bool:
+    """See InstanceRecord.patient_name_plain."""
+    attribute = dataset.get("00100010")
+    values = attribute.get("Value") if isinstance(attribute, dict) else None
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], dict):
+        return False
+    name = values[0].get("Alphabetic")
+    return isinstance(name, str) and name.isascii() and "\x00" not in name
 
 
 @dataclass(slots=True)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import Engine, Integer, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from service.dicom.index_values import INT32, index_text, is_indexed_text
@@ -41,7 +42,25 @@ class Candidates:
     total: int  # matches (exact), or candidates (residual)
 
 
-def _text_condition(column: Any, flt: Filter, upper: bool = False) -> tuple[Any, bool]:
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    """One matching key as SQL: its shape (what _build makes of it, values bound apart),
+    the values, and whether SQL alone decides the match."""
+
+    shape: tuple
+    values: tuple
+    exact: bool
+
+
+_UID_COLUMNS = {levels.STUDY_UID: studies.c.study_uid, levels.SERIES_UID: series.c.series_uid,
+                levels.SOP_UID: instances.c.sop_uid, "00080016": instances.c.sop_class_uid}
+_TEXT_COLUMNS = {"00100020": studies.c.patient_id, "00080050": studies.c.accession_number,
+                 "00080060": series.c.modality}
+_NUMBER_COLUMNS = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
+PATIENT_NAME = "00100010"
+
+
+def _text_condition(flt: Filter) -> _Condition | None:
     """Exact values → IN (exact); wildcards → LIKE (a superset: SQLite ignores ASCII case).
 
     The column holds index_text of the value: a value that is not its own index form
@@ -49,57 +68,104 @@ def _text_condition(column: Any, flt: Filter, upper: bool = False) -> tuple[Any,
     """
     exact = [t.text for t in flt.terms if t.kind == "exact"]
     likes = [t.text for t in flt.terms if t.kind == "wildcard"]
-    if upper:
-        exact, likes = [v.upper() for v in exact], [v.upper() for v in likes]
     if not all(is_indexed_text(v) for v in exact + likes):
         if likes:
-            return None, False  # a prefix of a pattern is no pattern: Python matches
-        return column.in_([index_text(v) for v in exact]), False
-    conditions = []
-    if exact:
-        conditions.append(column.in_(exact))
-    conditions.extend(column.like(wildcard_to_like(p), escape="\\") for p in likes)
-    return or_(*conditions), not likes
+            return None  # a prefix of a pattern is no pattern: Python matches
+        return _Condition(("text", flt.key, True, 0), ([index_text(v) for v in exact],), False)
+    values: list = [exact] if exact else []
+    values += [wildcard_to_like(p) for p in likes]
+    return _Condition(("text", flt.key, bool(exact), len(likes)), tuple(values), not likes)
 
 
-def _condition(flt: Filter, fuzzy: bool) -> tuple[ColumnElement | None, bool]:
-    """(SQL condition or None, whether it decides the match alone)."""
+def name_prefix(flt: Filter) -> str | None:
+    """The upper-cased prefix of a PatientName key that is one `PREFIX*` pattern whose
+    match is decided by the key's range (see records.InstanceRecord.patient_name_plain):
+    ASCII, no other wildcard, no space (Python's match trims spaces around components),
+    not ending in "^" (Python ignores trailing empty components); None otherwise."""
+    if len(flt.terms) != 1 or flt.terms[0].kind != "wildcard":
+        return None
+    prefix = flt.terms[0].text[:-1]
+    if not flt.terms[0].text.endswith("*") or not prefix or not prefix.isascii() \
+            or "*" in prefix or "?" in prefix or prefix.endswith("^") \
+            or any(c.isspace() for c in prefix) or not is_indexed_text(prefix):
+        return None
+    return prefix.upper()
+
+
+def _condition(flt: Filter, fuzzy: bool, level: str) -> _Condition | None:
     if len(flt.path) > 1 or (fuzzy and flt.vr == "PN"):
-        return None, False
+        return None
     key, kinds = flt.key, {t.kind for t in flt.terms}
-    uid_columns = {levels.STUDY_UID: studies.c.study_uid, levels.SERIES_UID: series.c.series_uid,
-                   levels.SOP_UID: instances.c.sop_uid, "00080016": instances.c.sop_class_uid}
-    if key in uid_columns:
-        return uid_columns[key].in_([t.text for t in flt.terms]), True
-    if key in ("00100020", "00080050", "00080060") and kinds <= {"exact", "wildcard"}:
-        column = {"00100020": studies.c.patient_id, "00080050": studies.c.accession_number,
-                  "00080060": series.c.modality}[key]
-        return _text_condition(column, flt)
-    if key == "00100010" and kinds <= {"exact", "wildcard"}:
+    if key in _UID_COLUMNS:
+        return _Condition(("uid", key), ([t.text for t in flt.terms],), True)
+    if key in _TEXT_COLUMNS and kinds <= {"exact", "wildcard"}:
+        return _text_condition(flt)
+    if key == PATIENT_NAME and kinds <= {"exact", "wildcard"}:
+        prefix = name_prefix(flt)
+        if prefix is not None:
+            # The keys that start with the prefix: a range the key's index seeks. Exact in
+            # a study search when every study in the range has a plain name (checked by
+            # find_candidates); series and instance rows carry other levels' names too.
+            high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            return _Condition(("name_range",), (prefix, high), level == levels.STUDY)
         # PN: the upper-cased Alphabetic group; trailing empty components and the other
         # groups are left to Python, so the prefix pattern is only a pre-filter.
         patterns = [wildcard_to_like(t.text.upper().rstrip("^")) + "%" for t in flt.terms]
-        return or_(*(studies.c.patient_name_key.like(p, escape="\\") for p in patterns)), False
+        return _Condition(("name_like", len(patterns)), tuple(patterns), False)
     if key == "00080020" and kinds == {"range"}:
         term = flt.terms[0]
-        parts = []
-        if term.low:
-            parts.append(studies.c.study_date >= term.low[:8])
-        if term.high:
-            parts.append(studies.c.study_date <= term.high[:8])
-        return and_(*parts), flt.time_key is None and len(flt.terms) == 1
+        bounds = (term.low[:8] if term.low else None, term.high[:8] if term.high else None)
+        return _Condition(("date", bounds[0] is not None, bounds[1] is not None),
+                          tuple(b for b in bounds if b is not None),
+                          flt.time_key is None and len(flt.terms) == 1)
     if key == levels.MODALITIES_IN_STUDY and kinds == {"exact"}:
+        return _Condition(("modalities",), ([t.text for t in flt.terms],), True)
+    # The columns index IS's 32-bit range only (index_values): Python matches the rest.
+    if key in _NUMBER_COLUMNS and kinds == {"number"} and all(
+            t.number.is_integer() and INT32[0] <= t.number <= INT32[1] for t in flt.terms):
+        return _Condition(("number", key), ([int(t.number) for t in flt.terms],), True)
+    return None
+
+
+def _build(shape: tuple, name: str) -> ColumnElement:
+    """The SQL of a condition's shape; its values are the bound parameters name_0, name_1…"""
+    def value(index: int, expanding: bool = False) -> Any:
+        return bindparam(f"{name}_{index}", expanding=expanding)
+
+    kind = shape[0]
+    if kind == "uid":
+        return _UID_COLUMNS[shape[1]].in_(value(0, expanding=True))
+    if kind == "text":
+        _, key, has_exact, likes = shape
+        column, parts, first = _TEXT_COLUMNS[key], [], 0
+        if has_exact:
+            parts.append(column.in_(value(0, expanding=True)))
+            first = 1
+        parts += [column.like(value(first + i), escape="\\") for i in range(likes)]
+        return or_(*parts)
+    if kind == "name_range":
+        return and_(studies.c.patient_name_key >= value(0),
+                    studies.c.patient_name_key < value(1))
+    if kind == "name_like":
+        return or_(*(studies.c.patient_name_key.like(value(i), escape="\\")
+                     for i in range(shape[1])))
+    if kind == "date":
+        _, has_low, has_high = shape
+        parts = []
+        if has_low:
+            parts.append(studies.c.study_date >= value(0))
+        if has_high:
+            parts.append(studies.c.study_date <= value(1 if has_low else 0))
+        return and_(*parts)
+    if kind == "modalities":
         # An alias: in a series or instance search `series` is already in the outer query,
         # and the subquery would correlate it away (no FROM left: a 500).
         any_series = series.alias("any_series_of_study")
         return exists().where(and_(any_series.c.study_uid == studies.c.study_uid,
-                                   any_series.c.modality.in_([t.text for t in flt.terms]))), True
-    numbers = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
-    # The columns index IS's 32-bit range only (index_values): Python matches the rest.
-    if key in numbers and kinds == {"number"} and all(
-            t.number.is_integer() and INT32[0] <= t.number <= INT32[1] for t in flt.terms):
-        return numbers[key].in_([int(t.number) for t in flt.terms]), True
-    return None, False
+                                   any_series.c.modality.in_(value(0, expanding=True))))
+    if kind == "number":
+        return _NUMBER_COLUMNS[shape[1]].in_(value(0, expanding=True))
+    raise ValueError(f"unknown condition shape {kind}")
 
 
 def _order(level: str, scope: Scope) -> list:
@@ -144,6 +210,49 @@ def _statement(level: str, scope: Scope, conditions: list,  # type: ignore[no-un
     return select(*columns).select_from(rows_source).where(*where), where, source
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a search's statements depend on, values apart (a few shapes in practice)."""
+
+    level: str
+    in_study: bool
+    in_series: bool
+    whole_instance: bool
+    conditions: tuple[tuple, ...]
+    paged: bool  # SQL pages and counts (no residual)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    rows: Select
+    count: Select
+
+
+# A search's statements are built once per shape and reused with new values (as
+# queries._study_statements): each request skips building the expression tree and the
+# cache key that finds its compiled form.
+@lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> _Statements:
+    conditions = [_build(condition, f"c{i}") for i, condition in enumerate(shape.conditions)]
+    scope = Scope(bindparam("scope_study") if shape.in_study else None,  # type: ignore[arg-type]
+                  bindparam("scope_series") if shape.in_series else None)  # type: ignore[arg-type]
+    rows, where, source = _statement(shape.level, scope, conditions, shape.whole_instance)
+    rows = rows.order_by(*_order(shape.level, scope))
+    if shape.paged:
+        rows = rows.limit(bindparam("q_limit", type_=Integer)) \
+            .offset(bindparam("q_offset", type_=Integer))
+    return _Statements(rows, select(func.count()).select_from(source).where(*where))
+
+
+@lru_cache(maxsize=1)
+def _unplain_name_in_range() -> Select:
+    """A study in a PatientName key range whose name a range cannot decide (read from
+    ix_studies_patient_name_key alone)."""
+    key = studies.c.patient_name_key
+    return select(key).where(key >= bindparam("low"), key < bindparam("high"),
+                             studies.c.patient_name_plain.is_not(True)).limit(1)
+
+
 def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
                     whole_instance: bool = True) -> Candidates:
     """The rows of a QIDO search: the page itself, or every candidate to match in Python.
@@ -151,25 +260,39 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
     `whole_instance=False`: instance rows carry only the QIDO instance attributes
     (instance_qido), enough when neither the answer nor the matching needs others.
     """
-    conditions, residual = [], []
-    for flt in query.matching:
-        condition, exact = (None, False) if query.empty else _condition(flt, query.fuzzy)
-        if condition is not None:
-            conditions.append(condition)
-        if not exact:
-            residual.append(flt)
-    statement, where, source = _statement(query.level, scope, conditions, whole_instance)
-    statement = statement.order_by(*_order(query.level, scope))
+    found: list[tuple[Filter, _Condition | None]] = [
+        (flt, None if query.empty else _condition(flt, query.fuzzy, query.level))
+        for flt in query.matching]
+    conditions = [condition for _, condition in found if condition is not None]
+    values: dict[str, Any] = {f"c{i}_{j}": value for i, condition in enumerate(conditions)
+                              for j, value in enumerate(condition.values)}
+    if scope.study_uid is not None:
+        values["scope_study"] = scope.study_uid
+    if scope.series_uid is not None:
+        values["scope_series"] = scope.series_uid
     with engine.connect() as connection:
+        residual = []
+        for flt, condition in found:
+            if condition is not None and condition.exact and condition.shape[0] == "name_range":
+                low, high = condition.values
+                exact = connection.execute(_unplain_name_in_range(),
+                                           {"low": low, "high": high}).first() is None
+            else:
+                exact = condition is not None and condition.exact
+            if not exact:
+                residual.append(flt)
+        statements = _statements(_Shape(
+            query.level, scope.study_uid is not None, scope.series_uid is not None,
+            whole_instance, tuple(condition.shape for condition in conditions), not residual))
         if residual:
-            rows = connection.execute(statement).all()
+            rows = connection.execute(statements.rows, values).all()
             return Candidates(rows, residual, len(rows))
-        rows = connection.execute(statement.limit(query.limit).offset(query.offset)).all()
+        rows = connection.execute(statements.rows, {**values, "q_limit": query.limit,
+                                                    "q_offset": query.offset}).all()
         if query.offset == 0 and len(rows) < query.limit:
             total = len(rows)
         else:
-            total = connection.execute(select(func.count()).select_from(source)
-                                       .where(*where)).scalar_one()
+            total = connection.execute(statements.count, values).scalar_one()
     return Candidates(rows, [], total)
 
 

@@ -160,6 +160,7 @@ def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
             study_rows[record.study_uid] = {
                 "study_uid": record.study_uid, "patient_id": record.patient_id,
                 "patient_name": name, "patient_name_key": name.upper() if name else None,
+                "patient_name_plain": record.patient_name_plain,
                 "study_date": record.study_date, "study_time": record.study_time,
                 "accession_number": record.accession_number,
                 "attributes": record.study_json, "updated_at": now,
