@@ -98,26 +98,39 @@ def vr_of(key: str) -> str:
     return info.vr.split(" ")[0]
 
 
+# The level split of an instance's keys, by its tuple of keys: the instances of a series
+# carry the same keys, so most of a dump's instances reuse one split (bounded: cleared
+# when full).
+_SPLITS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_SPLITS_MAX = 256
+
+
+def _split(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(study keys, series keys) of an instance's keys, in level_dataset's order."""
+    found = _SPLITS.get(keys)
+    if found is None:
+        study = tuple(key for key in keys if level_of(key) == STUDY)
+        series = tuple(key for key in keys if level_of(key) == SERIES)
+        # The common attributes are study level: the study keeps them where they are,
+        # the series has them appended.
+        series += tuple(key for key in COMMON if key in study)
+        if len(_SPLITS) >= _SPLITS_MAX:
+            _SPLITS.clear()
+        found = _SPLITS[keys] = (study, series)
+    return found
+
+
 def level_json(instance: dict[str, Any]) -> tuple[bytes, bytes]:
     """(study, series) level datasets of one instance as the DICOM JSON the store keeps for
-    QIDO answers: level_dataset of each, in one pass over the instance's keys.
+    QIDO answers: level_dataset of each, without looking at every key of every instance.
 
     Numbers are written as orjson writes what it reads from their text, as for any value
     read back from the store (json_model keeps an inexact number's text: orjson's own
     reading of it is what a stored row has always held).
     """
-    study: dict[str, Any] = {}
-    series: dict[str, Any] = {}
-    for key, value in instance.items():
-        level = level_of(key)
-        if level == STUDY:
-            study[key] = value
-        elif level == SERIES:
-            series[key] = value
-    for key in COMMON:  # study level already: the study keeps them where they are
-        if key in instance:
-            series[key] = instance[key]
-    return _orjson_text(study), _orjson_text(series)
+    study_keys, series_keys = _split(tuple(instance))
+    return (_orjson_text({key: instance[key] for key in study_keys}),
+            _orjson_text({key: instance[key] for key in series_keys}))
 
 
 def _orjson_text(dataset: dict[str, Any]) -> bytes:
