@@ -42,7 +42,7 @@ def read_metadata(engine: Engine, study_uid: str, series_uid: str | None = None,
                        instances.c.dicom_json, instances.c.content_hash,
                        instances.c.updated_at).where(*where)
     with engine.connect() as connection:
-        rows = connection.execute(statement).all()
+        rows = list(connection.execute(statement).all())
     # Sorted here: SQLite would sort megabytes of JSON in a temporary b-tree.
     rows.sort(key=_metadata_order)
     latest = max((row.updated_at for row in rows), default=None)
@@ -72,9 +72,9 @@ def metadata_index(engine: Engine, study_uid: str, series_uid: str | None = None
     else:
         changed = select(studies.c.updated_at).where(studies.c.study_uid == study_uid)
     with engine.connect() as connection:
-        rows = connection.execute(select(
+        rows = list(connection.execute(select(
             instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid,
-            instances.c.content_hash).where(*where)).all()
+            instances.c.content_hash).where(*where)).all())
         last_modified = connection.execute(changed).scalar() if rows else None
     rows.sort(key=_metadata_order)
     return MetadataIndex([row.sop_uid for row in rows],
@@ -107,8 +107,8 @@ def instance_keys(engine: Engine, study_uid: str, series_uid: str | None = None,
     if images_only:
         where.append(instances.c.has_pixel_data.is_(True))
     with engine.connect() as connection:
-        rows = connection.execute(select(
+        rows = list(connection.execute(select(
             instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid)
-            .where(*where)).all()
+            .where(*where)).all())
     rows.sort(key=_metadata_order)
     return [InstanceKey(row.series_uid, row.sop_uid) for row in rows]
