@@ -18,8 +18,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
@@ -34,6 +34,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from service.log_safety import safe_traceback
+
+if TYPE_CHECKING:
+    from service.bulkdata.cache import PixelCache
+    from service.bulkdata.client import PixelPayload
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,12 @@ class Metrics:
     def count_import_study(self, outcome: str, instances: int) -> None:
         self.import_studies.labels(outcome).inc()
         self.import_instances.inc(instances)
+
+    def count_ingested(self, created: int, updated: int, unchanged: int) -> None:
+        """The instances of a stored dump, by what storing did to each."""
+        self.instances.labels("created").inc(created)
+        self.instances.labels("updated").inc(updated)
+        self.instances.labels("unchanged").inc(unchanged)
 
     def count_notification(self, outcome: str) -> None:
         self.notifications.labels(outcome).inc()
@@ -154,19 +164,20 @@ def multiprocess_mode() -> bool:
 
 
 class MeteredCache:
-    """Wraps a pixel cache: times the upstream fetches it runs and counts hits and misses.
+    """A PixelCache that meters another: times the upstream fetches it runs and counts
+    hits and misses. create_app builds it around the memory or Redis cache.
 
     Only a miss calls `fetch`, so the time spent in it is the upstream fetch's.
     """
 
-    def __init__(self, inner: Any, metrics: Metrics) -> None:
+    def __init__(self, inner: PixelCache, metrics: Metrics) -> None:
         self.inner = inner
         self._metrics = metrics
 
-    def get_or_fetch(self, key: Hashable, fetch: Callable[[], Any]) -> Any:
+    def get_or_fetch(self, key: Hashable, fetch: Callable[[], PixelPayload]) -> PixelPayload:
         fetched = False
 
-        def timed() -> Any:
+        def timed() -> PixelPayload:
             nonlocal fetched
             fetched = True
             started = time.perf_counter()
@@ -184,17 +195,17 @@ class MeteredCache:
         finally:
             self._metrics.cache.labels("miss" if fetched else "hit").inc()
 
-    def __getattr__(self, name: str) -> Any:  # stats(), clear(), max_bytes …
-        return getattr(self.inner, name)
+    def stats(self) -> Mapping[str, int | str]:
+        return self.inner.stats()
+
+    def clear(self) -> None:
+        self.inner.clear()
 
 
-def init_app(app: Flask) -> None:
-    """Request ids, metrics of every request, /metrics, and the metered pixel cache."""
-    metrics = Metrics()
+def init_app(app: Flask, metrics: Metrics) -> None:
+    """Request ids, metrics of every request and /metrics (`metrics`: the app's, built by
+    create_app with the metered pixel cache)."""
     app.extensions["metrics"] = metrics
-    bulkdata = app.extensions.get("bulkdata")
-    if bulkdata is not None and hasattr(bulkdata, "cache"):
-        bulkdata.cache = MeteredCache(bulkdata.cache, metrics)
     app.before_request(_start)
     app.after_request(_finish)
     app.register_blueprint(blueprint)
@@ -216,18 +227,12 @@ def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.requests.labels(method, route, str(response.status_code)).inc()
     metrics.latency.labels(method, route).observe(elapsed)
-    # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON.
+    # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON. The
+    # outcome of every POST is counted here, by status (errors are raised anywhere on
+    # the way); the stored instances by the view itself (Metrics.count_ingested).
     if rule is not None and rule.endpoint == "dumps.post_dump" and request.method == "POST":
-        _count_ingest(metrics, response)
+        metrics.dumps.labels(_INGEST_OUTCOMES.get(response.status_code, "error")).inc()
     return response
-
-
-def _count_ingest(metrics: Metrics, response: Response) -> None:
-    metrics.dumps.labels(_INGEST_OUTCOMES.get(response.status_code, "error")).inc()
-    if response.status_code == 200 and not response.is_streamed:
-        answer = orjson.loads(response.get_data())
-        for result in ("created", "updated", "unchanged"):
-            metrics.instances.labels(result).inc(answer.get(result, 0))
 
 
 @blueprint.get("/metrics")

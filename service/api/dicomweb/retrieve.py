@@ -37,6 +37,7 @@ from service.pixelservice import (
 from service.problems import BadRequest, NotAcceptable, NotFound, ServiceError
 from service.store import qido
 
+METADATA_CACHE = "dicomweb_metadata_cache"  # app.extensions key of the BodyCache
 NATIVE_LITTLE_ENDIAN = (negotiate.EXPLICIT_VR_LITTLE_ENDIAN, negotiate.IMPLICIT_VR_LITTLE_ENDIAN)
 
 
@@ -105,12 +106,8 @@ def _etag(content_hashes: list[bytes], base: str) -> str:
 
 
 def _metadata_cache() -> BodyCache | None:
-    """The worker's cache of metadata answers (made on first use; None when disabled)."""
-    cache = current_app.extensions.get("dicomweb_metadata_cache")
-    if cache is None and settings().dicomweb_metadata_cache_bytes > 0:
-        cache = current_app.extensions.setdefault(
-            "dicomweb_metadata_cache", BodyCache(settings().dicomweb_metadata_cache_bytes))
-    return cache
+    """The worker's cache of metadata answers (built by create_app; None when disabled)."""
+    return current_app.extensions.get(METADATA_CACHE)
 
 
 # -- frames ---------------------------------------------------------------------------------
