@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *,
     from service.api.dicomweb.retrieve import METADATA_CACHE
     from service.bulkdata.client import BulkDataClient
     from service.dicomweb.cache import BodyCache
+    from service.front.health import HealthzFront
     from service.store.engine import make_engine, migrates_on_start
 
     settings = settings or Settings.load()
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None, *,
     auth.init_app(app, authenticator)
     register_blueprints(app)
     _init_imports(app, settings, client)
+    # Liveness probes answered before Flask (same answer, same metrics): Flask's
+    # documented place for WSGI middleware, so the test client goes through it too.
+    app.wsgi_app = HealthzFront(app.wsgi_app, metrics)  # type: ignore[method-assign]
     return app
 
 

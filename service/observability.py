@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +91,19 @@ class Metrics:
             "(malformed, unknown_store, unauthenticated, forbidden).", ["outcome"], registry=r)
         # Gauges read at scrape time (e.g. the import queue, from the database).
         self.collectors: list[Any] = []
+        # labels() children by (method, route, status): looked up once, not per request.
+        self._by_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def request_metrics(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram children of one method, route
+        template and status (made at its first request, as labels() would)."""
+        key = (method, route, status)
+        children = self._by_request.get(key)
+        if children is None:  # two threads may both make it: labels() returns the same
+            children = self._by_request[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route))
+        return children
 
     def count_import_study(self, outcome: str, instances: int) -> None:
         self.import_studies.labels(outcome).inc()
@@ -211,22 +224,27 @@ def init_app(app: Flask, metrics: Metrics) -> None:
     app.register_blueprint(blueprint)
 
 
+def request_id_of(given: str) -> str:
+    """The caller's request id when it is a sane token, else a new one (32 hex digits)."""
+    return given if given and _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+
+
 def _start() -> None:
     g.started = time.perf_counter()
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.request_id = request_id_of(request.environ.get("HTTP_X_REQUEST_ID", ""))
 
 
 def _finish(response: Response) -> Response:
-    request_id = g.get("request_id") or uuid.uuid4().hex
+    request_id = g.get("request_id") or request_id_of("")
     response.headers[REQUEST_ID_HEADER] = request_id
     metrics: Metrics = current_app.extensions["metrics"]
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"  # never the raw URL
     method = request.method if request.method in _METHODS else "OTHER"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    metrics.requests.labels(method, route, str(response.status_code)).inc()
-    metrics.latency.labels(method, route).observe(elapsed)
+    count, latency = metrics.request_metrics(method, route, response.status_code)
+    count.inc()
+    latency.observe(elapsed)
     # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON. The
     # outcome of every POST is counted here, by status (errors are raised anywhere on
     # the way); the stored instances by the view itself (Metrics.count_ingested).
@@ -245,8 +263,9 @@ def metrics_endpoint() -> Response:
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message", "asctime", "request_id"}
-# Fields of gunicorn's access record (its atoms) that go into the JSON line. Never "q",
-# "r" or "{raw_uri}": the query string carries patient names and IDs.
+# Fields of gunicorn's own access record (its atoms; service.front.access_log passes
+# them ready) that go into the JSON line. Never "q", "r" or "{raw_uri}": the query
+# string carries patient names and IDs.
 _ACCESS_FIELDS = {"h": "remote", "m": "method", "U": "path", "s": "status",
                   "B": "bytes", "M": "duration_ms", "{x-request-id}o": "request_id"}
 
@@ -271,7 +290,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "pid": record.process,
         }
-        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+        access = getattr(record, "access", None)  # service.front.access_log's fields
+        if access is not None:
+            entry["message"] = "request"
+            entry.update({name: value for name, value in access.items() if value is not None})
+        elif record.name == "gunicorn.access" and isinstance(record.args, dict):
             entry["message"] = "request"
             for atom, name in _ACCESS_FIELDS.items():
                 value = record.args.get(atom)
