@@ -201,8 +201,9 @@ def _serve_in_thread(emulator: RunningEmulator, database_url: str) -> tuple[str,
                              healthcare_api_root=emulator.api_root, log_level="WARNING")
     credentials = service_account.Credentials.from_service_account_file(
         str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])
-    bulkdata = BulkDataClient(settings, credentials=credentials)
-    app = create_app(settings, bulkdata=bulkdata)
+    app = create_app(settings, bulkdata=lambda cache: BulkDataClient(
+        settings, cache=cache, credentials=credentials))
+    bulkdata = app.extensions["bulkdata"]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="dicom-resolver", daemon=True)

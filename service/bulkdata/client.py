@@ -29,7 +29,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from requests.adapters import HTTPAdapter
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST, check_uri, reroot, same_origin
-from service.bulkdata.cache import PayloadCache
+from service.bulkdata.cache import PayloadCache, PixelCache
 from service.bulkdata.credentials import SerializedCredentials, default_credentials
 from service.bulkdata.multipart_reader import MultipartError, parse_media_type, parse_multipart
 from service.bulkdata.transport import RetryPolicy, Transport
@@ -129,9 +129,12 @@ class PooledAuthorizedSession(AuthorizedSession):
 class BulkDataClient:
     """Fetches pixel data from the Healthcare API; safe to share between threads."""
 
-    def __init__(self, settings: Settings, *, credentials: Credentials | None = None,
+    def __init__(self, settings: Settings, *, cache: PixelCache | None = None,
+                 credentials: Credentials | None = None,
                  session: requests.Session | None = None, backoff_base: float = 0.5,
                  backoff_max: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        """`cache` holds fetched payloads (the app passes its metered one); by default an
+        in-memory PayloadCache of settings.pixel_cache_bytes."""
         self._settings = settings
         self._credentials = credentials
         self._session_arg = session
@@ -142,7 +145,8 @@ class BulkDataClient:
         self._lock = threading.Lock()
         self._transport: Transport | None = None
         self._owned: list[requests.Session] = []
-        self.cache = PayloadCache(settings.pixel_cache_bytes)
+        self.cache: PixelCache = cache if cache is not None \
+            else PayloadCache(settings.pixel_cache_bytes)
 
     # -- public API -------------------------------------------------------------------------
 

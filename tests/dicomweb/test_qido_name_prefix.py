@@ -13,12 +13,12 @@ from typing import Any
 import orjson
 import pytest
 from flask.testing import FlaskClient
-from service.ingest import ingest_bytes
 from sqlalchemy import Engine, select
 
 from service.dicomweb.matching import Options, matches_all
 from service.dicomweb.query import parse_query
 from service.store.schema import studies
+from service.usecases.ingest import ingest_bytes
 
 NAMES: list[Any] = [
     "SMITH^JOHN", "smith^jane", "Smith ^Ann", " SMITH", "SMITHSON^A^^", "SMITH^", "SMIT",
