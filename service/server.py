@@ -69,9 +69,12 @@ def open_store(url: str, *, migrate: bool = True) -> Any:
 class ServeFlags(Protocol):
     """What the command line may override: unset (None, 0) leaves the lower layers."""
 
-    host: str | None
-    port: int | None
-    workers: int | None
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def workers(self) -> int | None: ...
 
 
 @dataclass(frozen=True)

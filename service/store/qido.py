@@ -30,13 +30,13 @@ from service.store.schema import instance_qido, instances, series, studies
 
 # -- ingest hook: the level columns of a stored instance -------------------------------------
 
-def study_columns(dicom_json: bytes) -> dict[str, Any]:
+def study_columns(dicom_json: bytes | memoryview) -> dict[str, Any]:
     """Columns of the studies row derived from one instance's stored DICOM JSON."""
     return {"dicom_json": orjson.dumps(levels.level_dataset(orjson.loads(dicom_json),
                                                             levels.STUDY))}
 
 
-def merge_study_columns(row: dict[str, Any], dicom_json: bytes) -> None:
+def merge_study_columns(row: dict[str, Any], dicom_json: bytes | memoryview) -> None:
     """Add to a studies row the study-level attributes another series of the dump carries
     and the row lacks (a report's instance may lack what the images have)."""
     merged = orjson.loads(row["dicom_json"])
@@ -46,7 +46,7 @@ def merge_study_columns(row: dict[str, Any], dicom_json: bytes) -> None:
         row["dicom_json"] = orjson.dumps(dict(sorted({**merged, **missing}.items())))
 
 
-def series_columns(dicom_json: bytes) -> dict[str, Any]:
+def series_columns(dicom_json: bytes | memoryview) -> dict[str, Any]:
     """Columns of the series row derived from one instance's stored DICOM JSON."""
     return {"dicom_json": orjson.dumps(levels.level_dataset(orjson.loads(dicom_json),
                                                             levels.SERIES))}
@@ -243,7 +243,7 @@ def read_metadata(engine: Engine, study_uid: str, series_uid: str | None = None,
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
     # Sorted here: SQLite would sort megabytes of JSON in a temporary b-tree.
-    rows.sort(key=_metadata_order)
+    rows = sorted(rows, key=_metadata_order)
     latest = max((row.updated_at for row in rows), default=None)
     return Metadata([bytes(row.dicom_json) for row in rows],
                     [bytes(row.content_hash) for row in rows], latest)
@@ -275,7 +275,7 @@ def metadata_index(engine: Engine, study_uid: str, series_uid: str | None = None
             instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid,
             instances.c.content_hash).where(*where)).all()
         last_modified = connection.execute(changed).scalar() if rows else None
-    rows.sort(key=_metadata_order)
+    rows = sorted(rows, key=_metadata_order)
     return MetadataIndex([row.sop_uid for row in rows],
                          [bytes(row.content_hash) for row in rows], last_modified)
 
@@ -309,5 +309,5 @@ def instance_keys(engine: Engine, study_uid: str, series_uid: str | None = None,
         rows = connection.execute(select(
             instances.c.series_uid, instances.c.instance_number, instances.c.sop_uid)
             .where(*where)).all()
-    rows.sort(key=_metadata_order)
+    rows = sorted(rows, key=_metadata_order)
     return [InstanceKey(row.series_uid, row.sop_uid) for row in rows]

@@ -10,7 +10,7 @@ client sees a truncated multipart body, never a wrong file).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
@@ -63,7 +63,7 @@ def _retrieve(study_uid: str, series_uid: str | None = None,
     return response
 
 
-def _parts(instances: Iterator[RetrievedInstance], boundary: str,
+def _parts(instances: Iterable[RetrievedInstance], boundary: str,
            query: RetrieveQuery) -> Iterator[bytes]:
     """Each instance as one part; a failure mid-stream is logged and re-raised, so the
     server drops the connection instead of ending the body as if it were complete."""

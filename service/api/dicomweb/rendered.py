@@ -16,7 +16,7 @@ aspect; `quality=1..100` for JPEG; `accept=` instead of the Accept header
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
@@ -134,7 +134,7 @@ def _many(study_uid: str, series_uid: str | None) -> Response:
     return _private(response)
 
 
-def _parts(images: Iterator[bytes], boundary: str, media_type: str,
+def _parts(images: Iterable[bytes], boundary: str, media_type: str,
            what: str) -> Iterator[bytes]:
     marker = f"--{boundary}".encode()
     try:
