@@ -11,7 +11,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from service.dicom.functional_groups import PER_FRAME, functional_value
 
@@ -71,7 +71,14 @@ class SlicePlane:
         return {"sop_instance_uid": self.sop_uid, "frame": self.frame}
 
 
+@overload
+def _floats(value: Any, count: Literal[2]) -> tuple[float, float] | None: ...
+@overload
+def _floats(value: Any, count: Literal[3]) -> Vector | None: ...
+@overload
+def _floats(value: Any, count: int) -> tuple[float, ...] | None: ...
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    """`count` finite numbers (a tuple of that length), else None."""
     if not isinstance(value, list | tuple) or len(value) != count:
         return None
     try:
@@ -115,11 +122,11 @@ def planes_of_instance(sop_uid: str, attrs: Mapping[str, Any]) -> list[SlicePlan
         if frames > 1 and per_frame is None:
             position = None  # one top-level position cannot place several frames
         planes.append(SlicePlane(
-            sop_uid=sop_uid, frame=frame, position=position,  # type: ignore[arg-type]
+            sop_uid=sop_uid, frame=frame, position=position,
             orientation=_floats(functional_value(attrs, item, "PlaneOrientationSequence",
                                                  "ImageOrientationPatient"), 6),
             pixel_spacing=_floats(functional_value(attrs, item, "PixelMeasuresSequence",
-                                                   "PixelSpacing"), 2),  # type: ignore[arg-type]
+                                                   "PixelSpacing"), 2),
             rows=_int(attrs.get("Rows")), columns=_int(attrs.get("Columns")),
             frame_of_reference=_scalar(attrs.get("FrameOfReferenceUID")),
             instance_number=_int(attrs.get("InstanceNumber")),
@@ -180,8 +187,9 @@ class SeriesGeometry:
         row_spacing, column_spacing = first.pixel_spacing
         along_row, along_column = first.orientation[:3], first.orientation[3:]
         step = self.step_vector or slice_normal(first.orientation)
+        assert step is not None  # the normal of six cosines
         columns = [[v * column_spacing for v in along_row], [v * row_spacing for v in along_column],
-                   list(step)]  # type: ignore[arg-type]
+                   list(step)]
         return [[columns[0][axis], columns[1][axis], columns[2][axis], first.position[axis]]
                 for axis in range(3)] + [[0.0, 0.0, 0.0, 1.0]]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import Engine, FromClause, Select, and_, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from service.dicom.index_values import INT32, index_text, is_indexed_text
@@ -140,8 +140,9 @@ def _order(level: str, scope: Scope) -> list:
     return order
 
 
-def _statement(level: str, scope: Scope, conditions: list,  # type: ignore[no-untyped-def]
-               whole_instance: bool = True):
+def _statement(level: str, scope: Scope, conditions: list[ColumnElement[bool]],
+               whole_instance: bool = True,
+               ) -> tuple[Select[Any], list[ColumnElement[bool]], FromClause]:
     columns = [studies.c.study_uid, studies.c.dicom_json.label("study_json"),
                studies.c.modalities, studies.c.series_count,
                studies.c.instance_count.label("study_instances")]
