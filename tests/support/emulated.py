@@ -1,8 +1,9 @@
 """Apps wired to a running Healthcare API emulator: its service-account credentials,
 settings pointed at it with bounded retries, and a BulkDataClient with short backoffs.
 
-Shared by tests/pixels_api, tests/volumes, tests/dicomweb, tests/bulkdata, tests/emulator
-and tests/explorer; each keeps its own fixtures (names, scopes, corpus) and calls these.
+Shared by tests/api/pixels, tests/api/volumes, tests/api/dicomweb, tests/usecases,
+tests/bulkdata, tests/emulator and tests/explorer; each keeps its own fixtures (names, scopes,
+corpus) and calls these.
 """
 
 from __future__ import annotations
