@@ -87,8 +87,9 @@ def _init_imports(app: Flask, settings: Settings, bulkdata: BulkDataClient) -> N
     from service.bulkdata.store_reader import StoreReaders
     from service.observability import ImportQueue
     from service.store import imports as import_rows
-    from service.usecases.import_worker import ImportWorker, WorkerOptions
+    from service.usecases.import_worker import ImportWorker
     from service.usecases.notifications import PushHandler
+    from service.usecases.types import WorkerOptions
 
     engine = app.extensions["engine"]
     metrics = app.extensions["metrics"]

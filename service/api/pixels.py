@@ -23,7 +23,8 @@ from service.errors import BadRequest, NotAcceptable
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
 from service.pixels.window import parse_window, window_to_uint8
-from service.usecases.pixels import InstancePixels, PixelQuery, resolve_pixels
+from service.usecases.pixels import resolve_pixels
+from service.usecases.types import InstancePixels, PixelQuery
 
 blueprint = Blueprint("pixels", __name__, url_prefix="/v1/studies")
 

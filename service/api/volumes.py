@@ -22,8 +22,9 @@ from service.bulkdata.client import BulkDataClient
 from service.errors import BadRequest, Unprocessable
 from service.pixels.encode import npy_header
 from service.pixels.volume_encode import nifti1_header, nrrd_header, stream_volume
-from service.usecases.volumes.plan import VolumePlan, VolumeQuery, load_layout, plan_volume
+from service.usecases.volumes.plan import load_layout, plan_volume
 from service.usecases.volumes.slices import SliceStream
+from service.usecases.volumes.types import VolumePlan, VolumeQuery
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ from service.dicomweb import wado_accept
 from service.dicomweb.body_cache import BodyCache
 from service.dicomweb.multipart_writer import Part, write_multipart
 from service.errors import BadRequest, ServiceError
-from service.usecases.dicomweb.bulkdata import BulkDataQuery, retrieve_bulkdata
-from service.usecases.dicomweb.frames import FramesQuery, retrieve_frames
-from service.usecases.dicomweb.metadata import MetadataQuery, read_metadata
+from service.usecases.dicomweb.bulkdata import retrieve_bulkdata
+from service.usecases.dicomweb.frames import retrieve_frames
+from service.usecases.dicomweb.metadata import read_metadata
+from service.usecases.dicomweb.types import BulkDataQuery, FramesQuery, MetadataQuery
 
 METADATA_CACHE = "dicomweb_metadata_cache"  # app.extensions key of the BodyCache
 

@@ -8,7 +8,6 @@ syntax unless the service transcodes upstream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,28 +18,7 @@ from service.dicomweb import wado_accept
 from service.dicomweb.uris import bulkdata_path_of
 from service.errors import NotAcceptable, NotFound
 from service.store import metadata
-
-
-@dataclass(frozen=True)
-class BulkDataQuery:
-    """The bulk data at `path` (e.g. "7FE00010") of one instance, for a client that
-    accepts `accept`."""
-
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    path: str
-    accept: str | None = None
-
-
-@dataclass(frozen=True)
-class BulkData:
-    """The whole value; `transfer_syntax_uid` is that of Pixel Data (None for other values),
-    `multipart` whether the client asked for it wrapped in multipart/related."""
-
-    data: bytes
-    transfer_syntax_uid: str | None
-    multipart: bool
+from service.usecases.dicomweb.types import BulkData, BulkDataQuery
 
 
 def retrieve_bulkdata(engine: Engine, client: BulkDataClient, query: BulkDataQuery, *,

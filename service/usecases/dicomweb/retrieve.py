@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -33,34 +32,13 @@ from service.errors import NotFound, Unprocessable, UpstreamError
 from service.store import metadata
 from service.store.metadata import InstanceKey
 from service.usecases.bounded import OrderedPool
+from service.usecases.dicomweb.types import AS_STORED, RetrievedInstance, RetrieveQuery
 
 log = logging.getLogger(__name__)
 
-AS_STORED = "*"
 PIXEL_DATA = "7FE00010"
 Converted = TypeVar("Converted")
 TRANSFER_SYNTAX = "00020010"
-
-
-@dataclass(frozen=True)
-class RetrieveQuery:
-    """A study, series (series_uid) or instance (sop_uid too), in `transfer_syntax`."""
-
-    study_uid: str
-    series_uid: str | None = None
-    sop_uid: str | None = None
-    transfer_syntax: str = EXPLICIT_VR_LITTLE_ENDIAN  # or AS_STORED
-
-
-@dataclass(frozen=True)
-class RetrievedInstance:
-    """One Part 10 file; `source` says where it came from ("store" or "rebuilt")."""
-
-    series_uid: str
-    sop_uid: str
-    transfer_syntax_uid: str
-    data: bytes
-    source: str
 
 
 def open_retrieve(engine: Engine, client: BulkDataClient, query: RetrieveQuery, *,
