@@ -31,6 +31,7 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient, PixelPayload
+from service.dicom import tags
 from service.dicom.transfer_syntax import NATIVE_LITTLE_ENDIAN
 from service.errors import NotFound, Unprocessable, UpstreamError
 from service.pixels.decode import decode_frame_codestreams, decode_frames
@@ -105,7 +106,7 @@ def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
     """
     stored = get_instance(engine, query.study_uid, query.series_uid, query.sop_uid,
                           dicom_json=True)
-    element = orjson.loads(stored.body).get("7FE00010") if stored is not None else None
+    element = orjson.loads(stored.body).get(tags.PIXEL_DATA) if stored is not None else None
     vr = element.get("vr") if isinstance(element, dict) else None
     return vr if vr in ("OB", "OW") else "OB"
 

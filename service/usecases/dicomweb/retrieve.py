@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
 from service.bulkdata.client import BulkDataClient
 from service.bulkdata.urls import instance_url_from_bulkdata_uri
-from service.dicom import part10
+from service.dicom import part10, tags
 from service.errors import NotFound, Unprocessable, UpstreamError
 from service.store import metadata
 from service.store.metadata import InstanceKey
@@ -36,9 +36,7 @@ from service.usecases.dicomweb.types import AS_STORED, RetrievedInstance, Retrie
 
 log = logging.getLogger(__name__)
 
-PIXEL_DATA = "7FE00010"
 Converted = TypeVar("Converted")
-TRANSFER_SYNTAX = "00020010"
 
 
 def open_retrieve(engine: Engine, client: BulkDataClient, query: RetrieveQuery, *,
@@ -113,7 +111,7 @@ def rebuild_instance(client: BulkDataClient, instance: dict[str, Any], key: Inst
     labelled: list[str] = []  # the transfer syntax the Pixel Data answer was labelled with
 
     def bulk_data(tag: str, vr: str, uri: str) -> bytes:
-        pixel_data = tag.upper() == PIXEL_DATA
+        pixel_data = tag.upper() == tags.PIXEL_DATA
         payload = client.fetch_bulk_value(
             uri, sop_uid=key.sop_uid, stored_transfer_syntax=stored_syntax if pixel_data else None)
         if pixel_data and payload.transfer_syntax_uid:
@@ -146,5 +144,5 @@ def _converted(sop_uid: str, convert: Callable[[], Converted]) -> Converted:
 
 
 def _stored_syntax(instance: dict[str, Any]) -> str | None:
-    values = (instance.get(TRANSFER_SYNTAX) or {}).get("Value") or []
+    values = (instance.get(tags.TRANSFER_SYNTAX_UID) or {}).get("Value") or []
     return str(values[0]).strip() or None if values else None

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from service.dicom import tags
 from service.dicomweb import levels
 from service.dicomweb.answers import answer_keys, computed, needs_whole_instance, select
 from service.dicomweb.matching import Options, matches_all
@@ -91,7 +92,7 @@ class _Datasets:
         study_url = f"{self.base}/dicomweb/studies/{row.study_uid}"
         modalities = [m for m in (row.modalities or "").split("\\") if m]
         dataset: dict[str, Any] = dict(_parsed(row.study_json))
-        dataset.setdefault(levels.STUDY_UID, {"vr": "UI", "Value": [row.study_uid]})
+        dataset.setdefault(tags.STUDY_INSTANCE_UID, {"vr": "UI", "Value": [row.study_uid]})
         dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
                                 study_series=row.series_count,
                                 study_instances=row.study_instances))
@@ -100,7 +101,7 @@ class _Datasets:
     def _series(self, row: Any) -> dict[str, Any]:
         dataset = self._study(row)
         dataset.update(_parsed(row.series_json))
-        dataset.setdefault(levels.SERIES_UID, {"vr": "UI", "Value": [row.series_uid]})
+        dataset.setdefault(tags.SERIES_INSTANCE_UID, {"vr": "UI", "Value": [row.series_uid]})
         dataset.update(computed(SERIES, retrieve_url=f"{self.base}/dicomweb/studies/"
                                 f"{row.study_uid}/series/{row.series_uid}",
                                 series_instances=row.series_instances))
