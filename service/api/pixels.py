@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from service.api import engine, params
+from service.api import BULKDATA, engine, params
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.api.pixel_headers import describe_headers, numbers
 from service.bulkdata.client import BulkDataClient
@@ -44,7 +44,7 @@ class Rendered:
 
 
 def bulkdata() -> BulkDataClient:
-    return current_app.extensions["bulkdata"]
+    return current_app.extensions[BULKDATA]
 
 
 @blueprint.get("/<study>/series/<series>/instances/<instance>/pixels")
