@@ -32,8 +32,17 @@ def create_app(settings: Settings | None = None, *,
     from flask import Flask
 
     from service import observability
-    from service.api import auth, problems, register_blueprints, spec
-    from service.api.dicomweb.retrieve import METADATA_CACHE
+    from service.api import (
+        BULKDATA,
+        ENGINE,
+        METADATA_CACHE,
+        OPENAPI_DOCUMENT,
+        SETTINGS,
+        auth,
+        problems,
+        register_blueprints,
+        spec,
+    )
     from service.bulkdata.client import BulkDataClient
     from service.dicomweb.body_cache import BodyCache
     from service.front.health import HealthzFront
@@ -45,18 +54,18 @@ def create_app(settings: Settings | None = None, *,
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_dump_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["settings"] = settings
-    app.extensions["engine"] = make_engine(settings.database_url,
-                                           migrate=migrates_on_start(settings))
+    app.extensions[SETTINGS] = settings
+    app.extensions[ENGINE] = make_engine(settings.database_url,
+                                         migrate=migrates_on_start(settings))
     metrics = observability.Metrics()
     cache = observability.MeteredCache(_pixel_cache(settings), metrics)
     client = bulkdata(cache) if bulkdata is not None else BulkDataClient(settings, cache=cache)
     # One pooled client per process, closed when the app goes away (or at exit).
     weakref.finalize(app, client.close)
-    app.extensions["bulkdata"] = client
+    app.extensions[BULKDATA] = client
     if settings.dicomweb_metadata_cache_bytes > 0:  # absent: answers are not kept
         app.extensions[METADATA_CACHE] = BodyCache(settings.dicomweb_metadata_cache_bytes)
-    app.extensions[spec.DOCUMENT] = spec.Document()
+    app.extensions[OPENAPI_DOCUMENT] = spec.Document()
     problems.init_app(app)
     observability.init_app(app, metrics)  # first hooks: request ids for everything after
     auth.init_app(app, authenticator)
@@ -83,29 +92,30 @@ def _init_imports(app: Flask, settings: Settings, bulkdata: BulkDataClient) -> N
     """Imports from Google DICOM stores: the worker (started only when the settings say
     so, stopped with the app or at exit), the import queue gauge, and the Pub/Sub push
     handler (only with an audience to verify tokens against)."""
-    from service.api import auth
+    from service.api import ENGINE, IMPORT_WORKER, PUSH_HANDLER, auth
     from service.bulkdata.store_reader import StoreReaders
-    from service.observability import ImportQueue
+    from service.observability import METRICS, ImportQueue
     from service.store import imports as import_rows
-    from service.usecases.import_worker import ImportWorker, WorkerOptions
+    from service.usecases.import_worker import ImportWorker
     from service.usecases.notifications import PushHandler
+    from service.usecases.types import WorkerOptions
 
-    engine = app.extensions["engine"]
-    metrics = app.extensions["metrics"]
+    engine = app.extensions[ENGINE]
+    metrics = app.extensions[METRICS]
     readers = StoreReaders(bulkdata)
     worker = ImportWorker(engine, readers, WorkerOptions.from_settings(settings),
                           metrics=metrics)
-    app.extensions["import_worker"] = worker
+    app.extensions[IMPORT_WORKER] = worker
     metrics.collectors.append(ImportQueue(lambda: import_rows.queued_studies(engine)))
     if settings.import_worker:
         worker.start()
         weakref.finalize(app, worker.stop)
-    app.extensions["pubsub"] = None
+    app.extensions[PUSH_HANDLER] = None
     if settings.pubsub_audience:
         stores = {store.strip("/") for store in (settings.dicom_store, *settings.mirror_stores)
                   if store}
         verifier = auth.GoogleIdTokens(settings.pubsub_audience, settings.pubsub_allowed_emails,
                                        settings.pubsub_certs_url)
-        app.extensions["pubsub"] = PushHandler(engine, verifier, stores, readers,
-                                               max_depth=settings.max_sequence_depth,
-                                               metrics=metrics)
+        app.extensions[PUSH_HANDLER] = PushHandler(engine, verifier, stores, readers,
+                                                 max_depth=settings.max_sequence_depth,
+                                                 metrics=metrics)

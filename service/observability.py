@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+METRICS = "metrics"  # app.extensions key of the app's Metrics (init_app)
 # What we accept from a caller as a request id: short, no spaces or control characters
 # (it is logged and echoed as a header). Anything else is replaced by a fresh id.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
@@ -218,7 +219,7 @@ class MeteredCache:
 def init_app(app: Flask, metrics: Metrics) -> None:
     """Request ids, metrics of every request and /metrics (`metrics`: the app's, built by
     create_app with the metered pixel cache)."""
-    app.extensions["metrics"] = metrics
+    app.extensions[METRICS] = metrics
     app.before_request(_start)
     app.after_request(_finish)
     app.register_blueprint(blueprint)
@@ -237,7 +238,7 @@ def _start() -> None:
 def _finish(response: Response) -> Response:
     request_id = g.get("request_id") or request_id_of("")
     response.headers[REQUEST_ID_HEADER] = request_id
-    metrics: Metrics = current_app.extensions["metrics"]
+    metrics: Metrics = current_app.extensions[METRICS]
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"  # never the raw URL
     method = request.method if request.method in _METHODS else "OTHER"
@@ -255,7 +256,7 @@ def _finish(response: Response) -> Response:
 
 @blueprint.get("/metrics")
 def metrics_endpoint() -> Response:
-    return Response(current_app.extensions["metrics"].render(), mimetype=None,
+    return Response(current_app.extensions[METRICS].render(), mimetype=None,
                     content_type=EXPOSITION_TYPE)
 
 

@@ -16,6 +16,9 @@ import pytest
 
 PURE_MODULES = ("service.errors", "service.settings")
 PURE_PACKAGES = ("service.dicom", "service.dicomweb", "service.pixels")
+# The use cases' inputs and outputs: every `types` module of service.usecases (the use
+# cases themselves run the store, and may load SQLAlchemy).
+USECASES, TYPES_MODULE = "service.usecases", "types"
 FORBIDDEN = ("flask", "werkzeug", "sqlalchemy")
 
 
@@ -26,7 +29,26 @@ def _pure_modules() -> list[str]:
         names.append(package_name)
         names.extend(info.name for info in
                      pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."))
+    names.extend(_usecase_types())
     return sorted(names)
+
+
+def _usecase_modules() -> list[pkgutil.ModuleInfo]:
+    usecases = importlib.import_module(USECASES)
+    return list(pkgutil.walk_packages(usecases.__path__, prefix=f"{USECASES}."))
+
+
+def _usecase_types() -> list[str]:
+    return [info.name for info in _usecase_modules()
+            if info.name.rpartition(".")[2] == TYPES_MODULE]
+
+
+def test_every_usecase_package_has_its_types_module() -> None:
+    """The convention the discovery relies on: each package of use cases (the top one too)
+    keeps its inputs and outputs in its `types` module."""
+    packages = [USECASES] + [info.name for info in _usecase_modules() if info.ispkg]
+    assert sorted(f"{package}.{TYPES_MODULE}" for package in packages) \
+        == sorted(_usecase_types())
 
 
 # Prints the forbidden top-level packages the import loaded, one per line.

@@ -9,13 +9,22 @@ from service.settings import Settings
 
 JSON = "application/json"
 
+# The app.extensions keys of the shared resources create_app builds once and views read.
+SETTINGS = "settings"
+ENGINE = "engine"
+BULKDATA = "bulkdata"  # the BulkDataClient
+METADATA_CACHE = "dicomweb_metadata_cache"  # the BodyCache; absent when disabled
+OPENAPI_DOCUMENT = "openapi_document"  # spec.Document
+IMPORT_WORKER = "import_worker"
+PUSH_HANDLER = "pubsub"  # usecases.notifications.PushHandler; None when not configured
+
 
 def engine() -> Engine:
-    return current_app.extensions["engine"]
+    return current_app.extensions[ENGINE]
 
 
 def settings() -> Settings:
-    return current_app.extensions["settings"]
+    return current_app.extensions[SETTINGS]
 
 
 def json_response(body: bytes, status: int = 200, mimetype: str = JSON) -> Response:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from service.api import engine, json_response, settings
 from service.api.bodies import read_body
 from service.errors import PayloadTooLarge, UnsupportedMediaType
-from service.observability import Metrics
+from service.observability import METRICS, Metrics
 from service.usecases.ingest import ingest_bytes
 
 blueprint = Blueprint("dumps", __name__)
@@ -53,6 +53,6 @@ def post_dump() -> Response:
         raise PayloadTooLarge(f"body exceeds the limit of {config.max_dump_bytes} bytes")
     body = _read_body(config.max_dump_bytes)
     answer = ingest_bytes(engine(), body, max_depth=config.max_sequence_depth)
-    metrics: Metrics = current_app.extensions["metrics"]
+    metrics: Metrics = current_app.extensions[METRICS]
     metrics.count_ingested(answer["created"], answer["updated"], answer["unchanged"])
     return json_response(orjson.dumps(answer))

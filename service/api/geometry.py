@@ -13,7 +13,8 @@ from typing import Any
 
 from service.api.pixel_headers import numbers
 from service.dicom.geometry import SeriesGeometry, SlicePlane, slice_normal
-from service.usecases.volumes.plan import SeriesLayout, breaking
+from service.usecases.volumes.plan import breaking
+from service.usecases.volumes.types import SeriesLayout
 
 
 def _unit(vector: Any) -> list[float] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from service.api import engine, json_response, settings
+from service.api import IMPORT_WORKER, engine, json_response, settings
 from service.errors import BadRequest, UnsupportedMediaType
 from service.usecases import imports
 
@@ -23,7 +23,7 @@ def post_import() -> Response:
         raise BadRequest("the body is not JSON", pointer="/") from None
     created = imports.create_import(engine(), imports.parse_request(
         body, settings().dicom_store))
-    current_app.extensions["import_worker"].wake()
+    current_app.extensions[IMPORT_WORKER].wake()
     response = json_response(orjson.dumps(created), status=202)
     response.headers["Location"] = f"/v1/imports/{created['id']}"
     return response

@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from service.api import json_response
+from service.api import PUSH_HANDLER, json_response
 from service.errors import NotFound, PayloadTooLarge
 
 blueprint = Blueprint("notifications", __name__)
@@ -18,7 +18,7 @@ MAX_PUSH_BYTES = 64 * 1024  # a push is a few hundred bytes; Pub/Sub's own cap i
 
 @blueprint.post("/v1/notifications/pubsub")
 def pubsub_push() -> Response:
-    handler = current_app.extensions.get("pubsub")
+    handler = current_app.extensions.get(PUSH_HANDLER)
     if handler is None:
         raise NotFound("Pub/Sub notifications are off: set DICOM_RESOLVER_PUBSUB_AUDIENCE")
     body = request.stream.read(MAX_PUSH_BYTES + 1)

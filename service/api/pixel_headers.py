@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.dicom.functional_groups import frame_item, functional_value
-from service.usecases.pixels import InstancePixels
+from service.usecases.types import InstancePixels
 
 
 def describe_headers(pixels: InstancePixels) -> dict[str, str]:

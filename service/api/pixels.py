@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from service.api import engine, params
+from service.api import BULKDATA, engine, params
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.api.pixel_headers import describe_headers, numbers
 from service.bulkdata.client import BulkDataClient
@@ -23,7 +23,8 @@ from service.errors import BadRequest, NotAcceptable
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
 from service.pixels.window import parse_window, window_to_uint8
-from service.usecases.pixels import InstancePixels, PixelQuery, resolve_pixels
+from service.usecases.pixels import resolve_pixels
+from service.usecases.types import InstancePixels, PixelQuery
 
 blueprint = Blueprint("pixels", __name__, url_prefix="/v1/studies")
 
@@ -43,7 +44,7 @@ class Rendered:
 
 
 def bulkdata() -> BulkDataClient:
-    return current_app.extensions["bulkdata"]
+    return current_app.extensions[BULKDATA]
 
 
 @blueprint.get("/<study>/series/<series>/instances/<instance>/pixels")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app
 
+from service.api import OPENAPI_DOCUMENT
 from service.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,6 @@ blueprint = Blueprint("spec", __name__)
 
 MEDIA_TYPE = "application/yaml"  # RFC 9512
 _PACKAGE = Path(__file__).resolve().parent.parent
-DOCUMENT = "openapi_document"  # app.extensions key of the Document
 
 
 def candidates(package: Path = _PACKAGE) -> tuple[Path, ...]:
@@ -58,5 +58,5 @@ class Document:
 
 @blueprint.get("/openapi.yaml")
 def openapi_document() -> Response:
-    document: Document = current_app.extensions[DOCUMENT]
+    document: Document = current_app.extensions[OPENAPI_DOCUMENT]
     return Response(document.read(), mimetype=MEDIA_TYPE)

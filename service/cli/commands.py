@@ -22,7 +22,7 @@ from service.cli.console import (
 from service.cli.database import masked_url, open_store
 from service.cli.dumps import load_instances, read_input
 from service.cli.listing import format_dataset, plural, tree_lines
-from service.dicom import dictionary
+from service.dicom import dictionary, tags
 from service.dicom.json_model import first_value
 
 
@@ -50,8 +50,8 @@ def cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
         lines: list[str] = []
         if args.instance is None:
             lines.append(f"# instance {index}: "
-                         f"SOPInstanceUID={first_value(instance, '00080018')} "
-                         f"Modality={first_value(instance, '00080060')}")
+                         f"SOPInstanceUID={first_value(instance, tags.SOP_INSTANCE_UID)} "
+                         f"Modality={first_value(instance, tags.MODALITY)}")
         format_dataset(instance, lines, group=args.group)
         out.write("\n".join(lines) + "\n")
     return 0

@@ -85,7 +85,8 @@ def cmd_pull(args: argparse.Namespace, out: IO[str]) -> int:
     from service.bulkdata.store_reader import StoreReaders
     from service.errors import ServiceError
     from service.usecases import imports
-    from service.usecases.import_worker import ImportWorker, WorkerOptions
+    from service.usecases.import_worker import ImportWorker
+    from service.usecases.types import WorkerOptions
 
     overrides: dict[str, Any] = {}
     if args.concurrency:

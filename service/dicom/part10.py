@@ -15,13 +15,14 @@ from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 # This service as the writer of the files it rebuilds (PS3.7 §D.3.3.2; a 2.25 UUID UID).
 IMPLEMENTATION_CLASS_UID = "2.25.224879390208888062243339708879871205638"
 IMPLEMENTATION_VERSION_NAME = "DICOM_RESOLVER"
 FILE_META_VERSION = b"\x00\x01"
-PIXEL_DATA = 0x7FE00010
+PIXEL_DATA = Tag("PixelData")
 
 BulkDataHandler = Callable[[str, str, str], Any]
 
@@ -58,7 +59,8 @@ def file_meta(ds: Dataset, stored: Dataset, *,
     meta = FileMetaDataset()
     for element in stored:
         meta.add(element)
-    meta.pop(0x00020000, None)  # the group length is recomputed on writing
+    # The group length is recomputed on writing.
+    meta.pop(Tag("FileMetaInformationGroupLength"), None)
     if not meta.get("FileMetaInformationVersion"):
         meta.FileMetaInformationVersion = FILE_META_VERSION
     if "MediaStorageSOPClassUID" not in meta and "SOPClassUID" in ds:

@@ -231,7 +231,7 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
 
 def plain_patient_name(dataset: dict[str, Any]) -> bool:
     """See InstanceRecord.patient_name_plain."""
-    attribute = dataset.get("00100010")
+    attribute = dataset.get(tags.PATIENT_NAME)
     values = attribute.get("Value") if isinstance(attribute, dict) else None
     if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], dict):
         return False

@@ -18,6 +18,7 @@ def keyword_key(keyword: str) -> str:
     return f"{tag:08X}"
 
 
+TRANSFER_SYNTAX_UID = keyword_key("TransferSyntaxUID")
 SPECIFIC_CHARACTER_SET = keyword_key("SpecificCharacterSet")
 SOP_CLASS_UID = keyword_key("SOPClassUID")
 SOP_INSTANCE_UID = keyword_key("SOPInstanceUID")

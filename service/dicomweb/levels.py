@@ -19,11 +19,6 @@ from service.dicom.normalize import SERIES_KEYWORDS, STUDY_KEYWORDS
 STUDY, SERIES, INSTANCE = "study", "series", "instance"
 LEVELS = (STUDY, SERIES, INSTANCE)
 
-# Names store/qido and api/dicomweb/search still use; those modules are being moved in
-# issue #11 and read tags.* directly after that merge, when these go.
-STUDY_UID, SERIES_UID = tags.STUDY_INSTANCE_UID, tags.SERIES_INSTANCE_UID
-SOP_UID, MODALITIES_IN_STUDY = tags.SOP_INSTANCE_UID, tags.MODALITIES_IN_STUDY
-
 # Attributes computed by the service, not stored in any instance.
 COMPUTED = frozenset({
     tags.MODALITIES_IN_STUDY, tags.INSTANCE_AVAILABILITY, tags.RETRIEVE_URL,

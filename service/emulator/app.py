@@ -177,7 +177,7 @@ class EmulatorApp:
         if payload is None:
             return _error(404, f"The instance has no bulk data element {tag:08X}.")
         stored = dicomstore.transfer_syntax(ds)
-        native = not dicomstore.is_encapsulated(ds) or tag != 0x7FE00010
+        native = not dicomstore.is_encapsulated(ds) or tag != part10.PIXEL_DATA
         part_type = f"application/octet-stream; transfer-syntax={stored}"
         for media, params in wire.parse_accept(request.headers.get("Accept")):
             syntax = params.get("transfer-syntax")

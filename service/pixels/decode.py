@@ -24,18 +24,12 @@ import numpy as np
 
 from service.pixels.description import PixelDescription
 from service.pixels.encapsulated import decode_codestreams, split_frames
-from service.pixels.errors import FrameRangeError, PixelDataError
+from service.pixels.errors import PixelDataError
 from service.pixels.native import decode_native
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "FrameRangeError",
-    "PixelDataError",
-    "PixelDescription",
-    "decode_frame_codestreams",
-    "decode_frames",
-]
+__all__ = ["decode_frame_codestreams", "decode_frames"]
 
 
 def decode_frames(payload: bytes | bytearray | memoryview, desc: PixelDescription,

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, Integer, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from service.dicom import tags
 from service.dicom.index_values import INT32, index_text, is_indexed_text
 from service.dicomweb import levels
 from service.dicomweb.query import Filter, QidoQuery
@@ -52,12 +53,15 @@ class _Condition:
     exact: bool
 
 
-_UID_COLUMNS = {levels.STUDY_UID: studies.c.study_uid, levels.SERIES_UID: series.c.series_uid,
-                levels.SOP_UID: instances.c.sop_uid, "00080016": instances.c.sop_class_uid}
-_TEXT_COLUMNS = {"00100020": studies.c.patient_id, "00080050": studies.c.accession_number,
-                 "00080060": series.c.modality}
-_NUMBER_COLUMNS = {"00200011": series.c.series_number, "00200013": instances.c.instance_number}
-PATIENT_NAME = "00100010"
+_UID_COLUMNS = {tags.STUDY_INSTANCE_UID: studies.c.study_uid,
+                tags.SERIES_INSTANCE_UID: series.c.series_uid,
+                tags.SOP_INSTANCE_UID: instances.c.sop_uid,
+                tags.SOP_CLASS_UID: instances.c.sop_class_uid}
+_TEXT_COLUMNS = {tags.PATIENT_ID: studies.c.patient_id,
+                 tags.ACCESSION_NUMBER: studies.c.accession_number,
+                 tags.MODALITY: series.c.modality}
+_NUMBER_COLUMNS = {tags.SERIES_NUMBER: series.c.series_number,
+                   tags.INSTANCE_NUMBER: instances.c.instance_number}
 
 
 def _text_condition(flt: Filter) -> _Condition | None:
@@ -100,7 +104,7 @@ def _condition(flt: Filter, fuzzy: bool, level: str) -> _Condition | None:
         return _Condition(("uid", key), ([t.text for t in flt.terms],), True)
     if key in _TEXT_COLUMNS and kinds <= {"exact", "wildcard"}:
         return _text_condition(flt)
-    if key == PATIENT_NAME and kinds <= {"exact", "wildcard"}:
+    if key == tags.PATIENT_NAME and kinds <= {"exact", "wildcard"}:
         prefix = name_prefix(flt)
         if prefix is not None:
             # The keys that start with the prefix: a range the key's index seeks. Exact in
@@ -112,13 +116,13 @@ def _condition(flt: Filter, fuzzy: bool, level: str) -> _Condition | None:
         # groups are left to Python, so the prefix pattern is only a pre-filter.
         patterns = [wildcard_to_like(t.text.upper().rstrip("^")) + "%" for t in flt.terms]
         return _Condition(("name_like", len(patterns)), tuple(patterns), False)
-    if key == "00080020" and kinds == {"range"}:
+    if key == tags.STUDY_DATE and kinds == {"range"}:
         term = flt.terms[0]
         bounds = (term.low[:8] if term.low else None, term.high[:8] if term.high else None)
         return _Condition(("date", bounds[0] is not None, bounds[1] is not None),
                           tuple(b for b in bounds if b is not None),
                           flt.time_key is None and len(flt.terms) == 1)
-    if key == levels.MODALITIES_IN_STUDY and kinds == {"exact"}:
+    if key == tags.MODALITIES_IN_STUDY and kinds == {"exact"}:
         return _Condition(("modalities",), ([t.text for t in flt.terms],), True)
     # The columns index IS's 32-bit range only (index_values): Python matches the rest.
     if key in _NUMBER_COLUMNS and kinds == {"number"} and all(

@@ -22,7 +22,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -30,9 +29,9 @@ from sqlalchemy import Engine
 
 from service.bulkdata.store_reader import StoreReader
 from service.errors import ServiceError
-from service.settings import Settings
 from service.store import imports as store
 from service.usecases.ingest import ingest_bytes
+from service.usecases.types import StudyOutcome, WorkerOptions
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +40,6 @@ MAX_REASON = 500
 
 class ImportMetrics(Protocol):
     def count_import_study(self, outcome: str, instances: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    concurrency: int = 8
-    lease_seconds: float = 120.0
-    poll_seconds: float = 1.0
-    max_attempts: int = 5
-    page_size: int = 1000
-    max_depth: int = 16
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WorkerOptions:
-        return cls(concurrency=max(1, settings.import_concurrency),
-                   lease_seconds=settings.import_lease_seconds,
-                   poll_seconds=settings.import_poll_seconds,
-                   max_attempts=settings.import_max_attempts,
-                   page_size=settings.import_page_size,
-                   max_depth=settings.max_sequence_depth)
-
-
-@dataclass(frozen=True)
-class StudyOutcome:
-    study_uid: str
-    state: str  # done, unchanged or failed
-    instances: int
 
 
 class ImportWorker:

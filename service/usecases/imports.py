@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -22,6 +21,7 @@ from service.bulkdata.store_reader import STORE_PATH
 from service.dicom.json_model import is_valid_uid
 from service.errors import BadRequest, Conflict, NotFound
 from service.store import imports as store
+from service.usecases.types import ImportRequest
 
 FILTERS = ("StudyDate", "PatientID", "ModalitiesInStudy", "AccessionNumber")
 MAX_STUDY_UIDS = 10000
@@ -30,20 +30,6 @@ _DATE_RANGE = re.compile(rf"^(?:{_DATE}|{_DATE}-(?:{_DATE})?|-{_DATE})$")
 _CODE_STRING = re.compile(r"^[A-Z0-9 _]{1,16}$")
 _ID_TEXT = re.compile(r"^[^\\\x00-\x1f]{1,64}$")
 STUDY_STATES = ("queued", "running", "done", "unchanged", "failed", "cancelled")
-
-
-@dataclass(frozen=True)
-class ImportRequest:
-    """A validated import: the store, and either study UIDs or QIDO-RS filters."""
-
-    store: str
-    study_uids: tuple[str, ...] = ()
-    filters: dict[str, str] = field(default_factory=dict)
-
-    def selection(self) -> dict[str, Any]:
-        if self.study_uids:
-            return {"study_uids": list(self.study_uids)}
-        return {"filters": dict(self.filters)}
 
 
 def parse_request(body: Any, default_store: str | None) -> ImportRequest:

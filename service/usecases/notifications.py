@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -29,6 +28,7 @@ from service.bulkdata.store_reader import StoreReader
 from service.errors import BadRequest, ServiceError, Unauthorized, Unprocessable
 from service.store import imports as store
 from service.usecases.ingest import ingest_bytes
+from service.usecases.types import PushedInstance
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,6 @@ class Verifier(Protocol):
 
 class NotificationMetrics(Protocol):
     def count_notification(self, outcome: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class PushedInstance:
-    message_id: str
-    store: str
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    action: str | None
 
 
 def parse_push(body: bytes) -> PushedInstance:

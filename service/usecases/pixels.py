@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient, PixelPayload
+from service.dicom import tags
 from service.dicom.transfer_syntax import NATIVE_LITTLE_ENDIAN
 from service.errors import NotFound, Unprocessable, UpstreamError
 from service.pixels.decode import decode_frame_codestreams, decode_frames
@@ -39,45 +39,14 @@ from service.pixels.description import PixelDescription
 from service.pixels.encapsulated import split_frames
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
 from service.pixels.hounsfield import OUTPUT_DTYPES, modality_transform
-from service.pixels.modality import Rescale, modality_lut, rescale_for_frame
+from service.pixels.modality import modality_lut, rescale_for_frame
 from service.store.queries import get_instance
+from service.usecases.types import InstancePixels, PixelQuery, PixelSource
 
 log = logging.getLogger(__name__)
 
 FLOAT_PIXEL_DATA = ("Only integer Pixel Data (7FE0,0010) is supported; this instance has "
                     "Float or Double Float Pixel Data.")
-
-
-@dataclass(frozen=True)
-class PixelQuery:
-    """What the caller asked for: one instance, 1-based frames (None: all), output dtype."""
-
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    frames: tuple[int, ...] | None = (1,)
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class InstancePixels:
-    """Modality values of the asked frames, shaped (frames, rows, columns[, samples])."""
-
-    values: np.ndarray
-    frames: list[int]
-    attributes: Mapping[str, Any]
-    description: PixelDescription
-    rescales: list[Rescale] | None  # None when a Modality LUT Sequence was applied
-
-
-@dataclass(frozen=True)
-class PixelSource:
-    """What the stored metadata says of an instance's pixels, checked before any fetch:
-    its attributes, its Image Pixel module and the asked frames (1-based, in range)."""
-
-    attributes: Mapping[str, Any]
-    description: PixelDescription
-    frames: list[int]
 
 
 @contextmanager
@@ -137,7 +106,7 @@ def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
     """
     stored = get_instance(engine, query.study_uid, query.series_uid, query.sop_uid,
                           dicom_json=True)
-    element = orjson.loads(stored.body).get("7FE00010") if stored is not None else None
+    element = orjson.loads(stored.body).get(tags.PIXEL_DATA) if stored is not None else None
     vr = element.get("vr") if isinstance(element, dict) else None
     return vr if vr in ("OB", "OW") else "OB"
 

@@ -9,12 +9,9 @@ import pydicom
 import pytest
 from pydicom.encaps import encapsulate, generate_frames
 
-from service.pixels.decode import (
-    PixelDataError,
-    PixelDescription,
-    decode_frame_codestreams,
-    decode_frames,
-)
+from service.pixels.decode import decode_frame_codestreams, decode_frames
+from service.pixels.description import PixelDescription
+from service.pixels.errors import PixelDataError
 
 BAD_UID = pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
 

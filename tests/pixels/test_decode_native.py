@@ -11,13 +11,9 @@ import pytest
 from pydicom.pixels import pack_bits
 from pydicom.uid import ExplicitVRBigEndian
 
-from service.pixels.decode import (
-    FrameRangeError,
-    PixelDataError,
-    PixelDescription,
-    decode_frame_codestreams,
-    decode_frames,
-)
+from service.pixels.decode import decode_frame_codestreams, decode_frames
+from service.pixels.description import PixelDescription
+from service.pixels.errors import FrameRangeError, PixelDataError
 
 RNG = np.random.default_rng(20240611)
 # pydicom's RT Dose samples carry a malformed UID elsewhere in the dataset

@@ -6,7 +6,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from service.pixels.decode import FrameRangeError, PixelDataError, PixelDescription
+from service.pixels.description import PixelDescription
+from service.pixels.errors import FrameRangeError, PixelDataError
 
 
 @pytest.fixture

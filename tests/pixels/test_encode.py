@@ -10,7 +10,8 @@ import pydicom
 import pytest
 from PIL import Image
 
-from service.pixels.decode import PixelDescription, decode_frames
+from service.pixels.decode import decode_frames
+from service.pixels.description import PixelDescription
 from service.pixels.encode import (
     npy_header,
     stream_npy,

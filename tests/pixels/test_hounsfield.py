@@ -9,7 +9,8 @@ from pydicom import Dataset
 from pydicom.pixels import apply_modality_lut as pydicom_modality_lut
 from pydicom.sequence import Sequence
 
-from service.pixels.decode import PixelDescription, decode_frames
+from service.pixels.decode import decode_frames
+from service.pixels.description import PixelDescription
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
 from service.pixels.hounsfield import modality_transform, to_hu
 from service.pixels.modality import Rescale, apply_modality_lut, modality_lut, rescale_for_frame

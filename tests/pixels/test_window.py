@@ -9,7 +9,8 @@ from pydicom import Dataset
 from pydicom.pixels import apply_windowing
 from pydicom.sequence import Sequence
 
-from service.pixels.decode import PixelDescription, decode_frames
+from service.pixels.decode import decode_frames
+from service.pixels.description import PixelDescription
 from service.pixels.errors import WindowError
 from service.pixels.hounsfield import modality_transform
 from service.pixels.window import WINDOW_PRESETS, parse_window, window_to_uint8

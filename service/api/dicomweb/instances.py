@@ -21,7 +21,8 @@ from service.api.negotiation import PATIENT_DATA_HEADERS
 from service.dicomweb import wado_accept
 from service.dicomweb.multipart_writer import new_boundary
 from service.errors import NotAcceptable
-from service.usecases.dicomweb.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
+from service.usecases.dicomweb.retrieve import open_retrieve
+from service.usecases.dicomweb.types import RetrievedInstance, RetrieveQuery
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,12 @@ from service.dicomweb.multipart_writer import new_boundary
 from service.errors import BadRequest, NotAcceptable
 from service.usecases.dicomweb.rendered import (
     THUMBNAIL_SIZE,
-    FrameRef,
-    RenderOptions,
     open_rendered,
     parse_viewport,
     render_frame,
     render_representative,
 )
+from service.usecases.dicomweb.types import FrameRef, RenderOptions
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from service.api import engine, params, settings
+from service.api import BULKDATA, METADATA_CACHE, engine, params, settings
 from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
 from service.bulkdata.client import BulkDataClient
@@ -17,11 +17,10 @@ from service.dicomweb import wado_accept
 from service.dicomweb.body_cache import BodyCache
 from service.dicomweb.multipart_writer import Part, write_multipart
 from service.errors import BadRequest, ServiceError
-from service.usecases.dicomweb.bulkdata import BulkDataQuery, retrieve_bulkdata
-from service.usecases.dicomweb.frames import FramesQuery, retrieve_frames
-from service.usecases.dicomweb.metadata import MetadataQuery, read_metadata
-
-METADATA_CACHE = "dicomweb_metadata_cache"  # app.extensions key of the BodyCache
+from service.usecases.dicomweb.bulkdata import retrieve_bulkdata
+from service.usecases.dicomweb.frames import retrieve_frames
+from service.usecases.dicomweb.metadata import read_metadata
+from service.usecases.dicomweb.types import BulkDataQuery, FramesQuery, MetadataQuery
 
 
 class RangeNotSatisfiable(ServiceError):
@@ -31,7 +30,7 @@ class RangeNotSatisfiable(ServiceError):
 
 
 def bulkdata_client() -> BulkDataClient:
-    return current_app.extensions["bulkdata"]
+    return current_app.extensions[BULKDATA]
 
 
 # -- metadata -------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from service.dicomweb import levels
 from service.dicomweb.query import QidoQuery, QueryError, parse_query
 from service.dicomweb.uris import rewrite_bulkdata_uris
 from service.errors import BadRequest, NotAcceptable
-from service.usecases.dicomweb.search import SearchQuery, search
+from service.usecases.dicomweb.search import search
+from service.usecases.dicomweb.types import SearchQuery
 
 STUDY, SERIES, INSTANCE = levels.STUDY, levels.SERIES, levels.INSTANCE
 

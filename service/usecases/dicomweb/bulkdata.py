@@ -8,39 +8,18 @@ syntax unless the service transcodes upstream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
+from service.dicom import tags
 from service.dicomweb import wado_accept
 from service.dicomweb.uris import bulkdata_path_of
 from service.errors import NotAcceptable, NotFound
 from service.store import metadata
-
-
-@dataclass(frozen=True)
-class BulkDataQuery:
-    """The bulk data at `path` (e.g. "7FE00010") of one instance, for a client that
-    accepts `accept`."""
-
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    path: str
-    accept: str | None = None
-
-
-@dataclass(frozen=True)
-class BulkData:
-    """The whole value; `transfer_syntax_uid` is that of Pixel Data (None for other values),
-    `multipart` whether the client asked for it wrapped in multipart/related."""
-
-    data: bytes
-    transfer_syntax_uid: str | None
-    multipart: bool
+from service.usecases.dicomweb.types import BulkData, BulkDataQuery
 
 
 def retrieve_bulkdata(engine: Engine, client: BulkDataClient, query: BulkDataQuery, *,
@@ -58,7 +37,7 @@ def retrieve_bulkdata(engine: Engine, client: BulkDataClient, query: BulkDataQue
         multipart = wado_accept.choose_bulkdata(query.accept)
     except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"Bulk data can be sent as {exc}.") from exc
-    syntax = _transfer_syntax(dataset) if query.path.upper() == "7FE00010" else None
+    syntax = _transfer_syntax(dataset) if query.path.upper() == tags.PIXEL_DATA else None
     payload = client.fetch_pixel_data(
         pixel_data_uri=uri, instance_uri_hint=None, study_uid=query.study_uid,
         series_uid=query.series_uid, sop_uid=query.sop_uid,
@@ -85,5 +64,5 @@ def find_bulkdata_uri(dataset: dict[str, Any], path: str) -> str | None:
 
 
 def _transfer_syntax(dataset: dict[str, Any]) -> str | None:
-    values = (dataset.get("00020010") or {}).get("Value") or []
+    values = (dataset.get(tags.TRANSFER_SYNTAX_UID) or {}).get("Value") or []
     return str(values[0]).strip() if values else None

@@ -8,33 +8,14 @@ Pixel Data is fetched once and only the asked frames are sliced or decoded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient
 from service.dicomweb import wado_accept
 from service.errors import NotAcceptable
-from service.usecases.pixels import PixelQuery, frame_bytes, open_pixels
-
-
-@dataclass(frozen=True)
-class FramesQuery:
-    """Frames (1-based, in the asked order) of one instance, for a client that accepts `accept`."""
-
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    frames: tuple[int, ...]
-    accept: str | None = None
-
-
-@dataclass(frozen=True)
-class RetrievedFrames:
-    """One body per asked frame, in the transfer syntax and media type of `choice`."""
-
-    bodies: list[bytes]
-    choice: wado_accept.FrameChoice
+from service.usecases.dicomweb.types import FramesQuery, RetrievedFrames
+from service.usecases.pixels import frame_bytes, open_pixels
+from service.usecases.types import PixelQuery
 
 
 def retrieve_frames(engine: Engine, client: BulkDataClient, query: FramesQuery, *,

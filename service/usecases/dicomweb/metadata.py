@@ -9,9 +9,7 @@ keyed by that ETag.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -19,30 +17,7 @@ from service.dicomweb.body_cache import BodyCache
 from service.dicomweb.uris import rewrite_bulkdata_uris
 from service.errors import NotFound
 from service.store import metadata
-
-
-@dataclass(frozen=True)
-class MetadataQuery:
-    """A study, series (series_uid) or instance (sop_uid too), as seen from `base_url`.
-
-    `if_none_match` holds the strong ETags the client already has ("*": any).
-    """
-
-    study_uid: str
-    series_uid: str | None = None
-    sop_uid: str | None = None
-    base_url: str = ""
-    if_none_match: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class MetadataAnswer:
-    """The ETag of the answer, its body (None: the client's copy is current), and when the
-    level last changed."""
-
-    etag: str
-    body: bytes | None
-    last_modified: dt.datetime | None
+from service.usecases.dicomweb.types import MetadataAnswer, MetadataQuery
 
 
 def read_metadata(engine: Engine, query: MetadataQuery, *,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -26,31 +25,13 @@ from service.pixels.window import parse_window, window_to_uint8
 from service.store import metadata
 from service.store.metadata import InstanceKey
 from service.usecases.bounded import OrderedPool
-from service.usecases.pixels import PixelQuery, resolve_pixels
+from service.usecases.dicomweb.types import FrameRef, RenderOptions
+from service.usecases.pixels import resolve_pixels
+from service.usecases.types import PixelQuery
 
 # Thumbnails fit in this square unless `viewport` asks otherwise (OHIF shows them ~128 px).
 THUMBNAIL_SIZE = (128, 128)
 MAX_VIEWPORT = 4096
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to render: media type, JPEG quality, `window` as asked, the box to fit into."""
-
-    media_type: str = JPEG
-    quality: int = 90
-    window: str | None = None
-    viewport: tuple[int, int] | None = None
-
-
-@dataclass(frozen=True)
-class FrameRef:
-    """One frame (1-based) of one instance."""
-
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    frame: int = 1
 
 
 def parse_viewport(text: str | None) -> tuple[int, int] | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -28,39 +27,16 @@ from sqlalchemy import Engine
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
 from service.bulkdata.client import BulkDataClient
 from service.bulkdata.urls import instance_url_from_bulkdata_uri
-from service.dicom import part10
+from service.dicom import part10, tags
 from service.errors import NotFound, Unprocessable, UpstreamError
 from service.store import metadata
 from service.store.metadata import InstanceKey
 from service.usecases.bounded import OrderedPool
+from service.usecases.dicomweb.types import AS_STORED, RetrievedInstance, RetrieveQuery
 
 log = logging.getLogger(__name__)
 
-AS_STORED = "*"
-PIXEL_DATA = "7FE00010"
 Converted = TypeVar("Converted")
-TRANSFER_SYNTAX = "00020010"
-
-
-@dataclass(frozen=True)
-class RetrieveQuery:
-    """A study, series (series_uid) or instance (sop_uid too), in `transfer_syntax`."""
-
-    study_uid: str
-    series_uid: str | None = None
-    sop_uid: str | None = None
-    transfer_syntax: str = EXPLICIT_VR_LITTLE_ENDIAN  # or AS_STORED
-
-
-@dataclass(frozen=True)
-class RetrievedInstance:
-    """One Part 10 file; `source` says where it came from ("store" or "rebuilt")."""
-
-    series_uid: str
-    sop_uid: str
-    transfer_syntax_uid: str
-    data: bytes
-    source: str
 
 
 def open_retrieve(engine: Engine, client: BulkDataClient, query: RetrieveQuery, *,
@@ -135,7 +111,7 @@ def rebuild_instance(client: BulkDataClient, instance: dict[str, Any], key: Inst
     labelled: list[str] = []  # the transfer syntax the Pixel Data answer was labelled with
 
     def bulk_data(tag: str, vr: str, uri: str) -> bytes:
-        pixel_data = tag.upper() == PIXEL_DATA
+        pixel_data = tag.upper() == tags.PIXEL_DATA
         payload = client.fetch_bulk_value(
             uri, sop_uid=key.sop_uid, stored_transfer_syntax=stored_syntax if pixel_data else None)
         if pixel_data and payload.transfer_syntax_uid:
@@ -168,5 +144,5 @@ def _converted(sop_uid: str, convert: Callable[[], Converted]) -> Converted:
 
 
 def _stored_syntax(instance: dict[str, Any]) -> str | None:
-    values = (instance.get(TRANSFER_SYNTAX) or {}).get("Value") or []
+    values = (instance.get(tags.TRANSFER_SYNTAX_UID) or {}).get("Value") or []
     return str(values[0]).strip() or None if values else None

@@ -8,52 +8,22 @@ attributes the level returns (service.dicomweb.answers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine
 
+from service.dicom import tags
 from service.dicomweb import levels
 from service.dicomweb.answers import answer_keys, computed, needs_whole_instance, select
 from service.dicomweb.matching import Options, matches_all
-from service.dicomweb.query import QidoQuery
 from service.errors import NotFound
 from service.store import qido_search
 from service.store.qido_search import Scope
+from service.usecases.dicomweb.types import SearchQuery, SearchResult
 
 STUDY, SERIES, INSTANCE = levels.STUDY, levels.SERIES, levels.INSTANCE
-
-
-@dataclass(frozen=True)
-class SearchQuery:
-    """A parsed QIDO query (its level included), within a study (and series) or everywhere.
-
-    `base_url` is the service's root as the client sees it (for RetrieveURLs);
-    `limit_given` says whether the client chose the page size itself.
-    """
-
-    query: QidoQuery
-    base_url: str
-    study_uid: str | None = None
-    series_uid: str | None = None
-    limit_given: bool = False
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One page: its datasets, how many match in all, and how many more the server's own
-    limit held back (to be announced, never truncated silently; 0 when the client set it)."""
-
-    datasets: list[dict[str, Any]]
-    total: int
-    held_back: int
-
-    @property
-    def past_end(self) -> bool:
-        """Matches exist but the offset is past them: nothing more (§8.3.4.4)."""
-        return not self.datasets and self.total > 0
 
 
 def search(engine: Engine, search_query: SearchQuery) -> SearchResult:
@@ -122,7 +92,7 @@ class _Datasets:
         study_url = f"{self.base}/dicomweb/studies/{row.study_uid}"
         modalities = [m for m in (row.modalities or "").split("\\") if m]
         dataset: dict[str, Any] = dict(_parsed(row.study_json))
-        dataset.setdefault(levels.STUDY_UID, {"vr": "UI", "Value": [row.study_uid]})
+        dataset.setdefault(tags.STUDY_INSTANCE_UID, {"vr": "UI", "Value": [row.study_uid]})
         dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
                                 study_series=row.series_count,
                                 study_instances=row.study_instances))
@@ -131,7 +101,7 @@ class _Datasets:
     def _series(self, row: Any) -> dict[str, Any]:
         dataset = self._study(row)
         dataset.update(_parsed(row.series_json))
-        dataset.setdefault(levels.SERIES_UID, {"vr": "UI", "Value": [row.series_uid]})
+        dataset.setdefault(tags.SERIES_INSTANCE_UID, {"vr": "UI", "Value": [row.series_uid]})
         dataset.update(computed(SERIES, retrieve_url=f"{self.base}/dicomweb/studies/"
                                 f"{row.study_uid}/series/{row.series_uid}",
                                 series_instances=row.series_instances))

@@ -9,7 +9,6 @@ slices whose rescale is not integral.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,48 +19,11 @@ from service.errors import NotFound, Unprocessable
 from service.pixels.description import PixelDescription
 from service.pixels.modality import modality_lut, rescale_for_frame
 from service.store.queries import series_instances
-from service.usecases.pixels import PixelQuery, check_dtype, describe_pixels, metadata_errors
+from service.usecases.pixels import check_dtype, describe_pixels, metadata_errors
+from service.usecases.types import PixelQuery
+from service.usecases.volumes.types import SeriesLayout, VolumePlan, VolumeQuery
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class VolumeQuery:
-    """What the caller asked for: a series, the output dtype, and strictness."""
-
-    study_uid: str
-    series_uid: str
-    dtype: str = "float32"
-    strict: bool = True
-
-
-@dataclass(frozen=True)
-class SeriesLayout:
-    """The series' geometry, the attributes of its images, and the instances without pixels."""
-
-    study_uid: str
-    series_uid: str
-    geometry: SeriesGeometry
-    attributes: dict[str, dict[str, Any]]
-    non_images: list[str]
-
-
-@dataclass(frozen=True)
-class VolumePlan:
-    """A volume ready to stream: its slices in order, and how to decode each one."""
-
-    layout: SeriesLayout
-    descriptions: dict[str, PixelDescription]
-    dtype: str
-
-    @property
-    def slices(self) -> list[SlicePlane]:
-        return self.layout.geometry.slices
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        first = next(iter(self.descriptions.values()))
-        return len(self.slices), first.rows, first.columns
 
 
 def load_layout(engine: Engine, study_uid: str, series_uid: str) -> SeriesLayout:

@@ -24,8 +24,9 @@ from service.bulkdata.client import BulkDataClient
 from service.dicom.geometry import SlicePlane
 from service.errors import ServiceError
 from service.usecases.bounded import OrderedPool
-from service.usecases.pixels import PixelQuery, PixelSource, modality_values
-from service.usecases.volumes.plan import VolumePlan
+from service.usecases.pixels import modality_values
+from service.usecases.types import PixelQuery, PixelSource
+from service.usecases.volumes.types import VolumePlan
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from dicom_resolver_testing.stack import free_port
 from service.emulator.server import Emulator
 from service.store.schema import import_studies
-from service.usecases.import_worker import StudyOutcome
+from service.usecases.types import StudyOutcome
 from tests.support.google_store import StandInStudy
 from tests.support.gunicorn import ServiceProcess, serve_argv
 

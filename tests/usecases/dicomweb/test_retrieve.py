@@ -17,13 +17,8 @@ from service.errors import Unprocessable
 from service.examples.factory import to_google_json
 from service.examples.shipped import load_example_dump
 from service.store.metadata import InstanceKey, instance_keys
-from service.usecases.dicomweb.retrieve import (
-    AS_STORED,
-    RetrieveQuery,
-    google_instance_url,
-    open_retrieve,
-    rebuild_instance,
-)
+from service.usecases.dicomweb.retrieve import google_instance_url, open_retrieve, rebuild_instance
+from service.usecases.dicomweb.types import AS_STORED, RetrieveQuery
 from tests.support.emulated import close_app, emulated_app, emulated_settings, emulator_credentials
 from tests.support.part10 import assert_same_instance
 
