@@ -93,21 +93,19 @@ def _answer_of(level: str, base: str, keys: frozenset[str] | None, datasets: _Da
                ) -> Callable[[Any, dict[str, Any] | None], Any]:
     """How one row (and its dataset, when matching built it) becomes one result."""
     if level == STUDY:
-        return lambda row, _: _study_answer(row.study_uid, row.study_json, row.modalities,
-                                            row.series_count, row.study_instances, base, keys)
+        return lambda row, _: _study_answer(row, base, keys)
     return lambda row, dataset: select(dataset if dataset is not None else datasets.of(row),
                                        keys)
 
 
-# A study result is a function of its row, the base URL and the answer keys alone: kept as
-# the JSON it writes (orjson.Fragment: orjson.dumps copies it as is), so that the studies a
-# search lists again and again are not merged, cut down and serialized on every request.
+# A study result is a function of its row (hashable: the tuple of its values), the base
+# URL and the answer keys alone: kept as the JSON it writes (orjson.Fragment: orjson.dumps
+# copies it as is), so that the studies a search lists again and again are not merged, cut
+# down and serialized on every request.
 @lru_cache(maxsize=1024)
-def _study_answer(study_uid: str, study_json: bytes | None, modalities: str | None,
-                  series_count: int, study_instances: int, base: str,
-                  keys: frozenset[str] | None) -> orjson.Fragment:
-    dataset = _study_dataset(study_uid, study_json, modalities, series_count, study_instances,
-                             base)
+def _study_answer(row: Any, base: str, keys: frozenset[str] | None) -> orjson.Fragment:
+    dataset = _study_dataset(row.study_uid, row.study_json, row.modalities, row.series_count,
+                             row.study_instances, base)
     return orjson.Fragment(orjson.dumps(select(dataset, keys)))
 
 
