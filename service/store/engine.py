@@ -87,7 +87,15 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        writing = connection.get_execution_options().get("write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        if connection.get_execution_options().get("write", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # A read's BEGIN cannot wait on a lock (WAL): sent on the driver's connection,
+            # not through a whole SQLAlchemy execution, on every read request.
+            driver = connection.connection.driver_connection
+            if driver is not None:
+                driver.execute("BEGIN")
+            else:  # a detached connection: SQLAlchemy's way
+                connection.exec_driver_sql("BEGIN")
 
     return engine

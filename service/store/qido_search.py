@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.sql import ColumnElement
 
 from service.dicom import tags
@@ -241,6 +252,10 @@ def _statements(shape: _Shape) -> _Statements:
     scope = Scope(bindparam("scope_study") if shape.in_study else None,  # type: ignore[arg-type]
                   bindparam("scope_series") if shape.in_series else None)  # type: ignore[arg-type]
     rows, where, source = _statement(shape.level, scope, conditions, shape.whole_instance)
+    if ("name_range",) in shape.conditions:
+        # Whether the names the rows hold are plain: the page can then tell alone that the
+        # range matched exactly (see find_candidates).
+        rows = rows.add_columns(studies.c.patient_name_plain.label("name_plain"))
     rows = rows.order_by(*_order(shape.level, scope))
     if shape.paged:
         rows = rows.limit(bindparam("q_limit", type_=Integer)) \
@@ -274,30 +289,47 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
         values["scope_study"] = scope.study_uid
     if scope.series_uid is not None:
         values["scope_series"] = scope.series_uid
+    # A PatientName range is exact when every study in it has a plain name.
+    has_range = any(condition.exact and condition.shape[0] == "name_range"
+                    for condition in conditions)
     with engine.connect() as connection:
-        residual = []
-        for flt, condition in found:
-            if condition is not None and condition.exact and condition.shape[0] == "name_range":
-                low, high = condition.values
-                exact = connection.execute(_unplain_name_in_range(),
-                                           {"low": low, "high": high}).first() is None
-            else:
-                exact = condition is not None and condition.exact
-            if not exact:
-                residual.append(flt)
-        statements = _statements(_Shape(
-            query.level, scope.study_uid is not None, scope.series_uid is not None,
-            whole_instance, tuple(condition.shape for condition in conditions), not residual))
-        if residual:
-            rows = connection.execute(statements.rows, values).all()
-            return Candidates(rows, residual, len(rows))
-        rows = connection.execute(statements.rows, {**values, "q_limit": query.limit,
-                                                    "q_offset": query.offset}).all()
-        if query.offset == 0 and len(rows) < query.limit:
-            total = len(rows)
-        else:
-            total = connection.execute(statements.count, values).scalar_one()
-    return Candidates(rows, [], total)
+        names_plain = True
+        if all(condition is not None and condition.exact for _, condition in found):
+            # The page first: when it holds every match, whether their names are plain is
+            # in its own rows, one round trip; otherwise the ranges are checked apart.
+            statements = _statements(_shape(query, scope, whole_instance, conditions, True))
+            rows = connection.execute(statements.rows, {**values, "q_limit": query.limit,
+                                                        "q_offset": query.offset}).all()
+            whole = query.offset == 0 and len(rows) < query.limit
+            if has_range:
+                names_plain = all(row.name_plain for row in rows) if whole \
+                    else _names_plain(connection, conditions)
+            if names_plain:
+                total = len(rows) if whole else \
+                    connection.execute(statements.count, values).scalar_one()
+                return Candidates(rows, [], total)
+        elif has_range:
+            names_plain = _names_plain(connection, conditions)
+        residual = [flt for flt, condition in found if condition is None or not condition.exact
+                    or (condition.shape[0] == "name_range" and not names_plain)]
+        statements = _statements(_shape(query, scope, whole_instance, conditions, False))
+        rows = connection.execute(statements.rows, values).all()
+        return Candidates(rows, residual, len(rows))
+
+
+def _shape(query: QidoQuery, scope: Scope, whole_instance: bool,
+           conditions: list[_Condition], paged: bool) -> _Shape:
+    return _Shape(query.level, scope.study_uid is not None, scope.series_uid is not None,
+                  whole_instance, tuple(condition.shape for condition in conditions), paged)
+
+
+def _names_plain(connection: Connection, conditions: list[_Condition]) -> bool:
+    """Whether every study in the PatientName ranges of a search has a plain name."""
+    return all(connection.execute(_unplain_name_in_range(),
+                                  {"low": condition.values[0], "high": condition.values[1]}
+                                  ).first() is None
+               for condition in conditions if condition.shape[0] == "name_range"
+               and condition.exact)
 
 
 def scope_exists(engine: Engine, scope: Scope) -> bool:

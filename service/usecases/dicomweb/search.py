@@ -8,6 +8,7 @@ attributes the level returns (service.dicomweb.answers).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +40,8 @@ def search(engine: Engine, search_query: SearchQuery) -> SearchResult:
     found = qido_search.find_candidates(engine, query, scope,
                                  whole_instance=needs_whole_instance(query, keys))
     datasets = _Datasets(query.level, search_query.base_url)
-    results: list[dict[str, Any]] = []
+    answer = _answer_of(query.level, search_query.base_url, keys, datasets)
+    results: list[Any] = []
     if found.residual:
         options, total = Options.of(query), 0
         for row in found.rows:
@@ -47,14 +49,44 @@ def search(engine: Engine, search_query: SearchQuery) -> SearchResult:
             if matches_all(dataset, found.residual, options):
                 total += 1
                 if query.offset < total <= query.offset + query.limit:
-                    results.append(select(dataset, keys))
+                    results.append(answer(row, dataset))
     else:
         total = found.total
-        results = [select(datasets.of(row), keys) for row in found.rows]
+        results = [answer(row, None) for row in found.rows]
     remaining = total - query.offset - len(results)
     held_back = remaining if remaining > 0 and (query.capped or not search_query.limit_given) \
         else 0
     return SearchResult(results, total, held_back)
+
+
+def _answer_of(level: str, base: str, keys: frozenset[str] | None, datasets: _Datasets
+               ) -> Callable[[Any, dict[str, Any] | None], Any]:
+    """How one row (and its dataset, when matching built it) becomes one result."""
+    if level == STUDY:
+        return lambda row, _: _study_answer(row, base, keys)
+    return lambda row, dataset: select(dataset if dataset is not None else datasets.of(row),
+                                       keys)
+
+
+# A study result is a function of its row (hashable: the tuple of its values), the base
+# URL and the answer keys alone: kept as the JSON it writes (orjson.Fragment: orjson.dumps
+# copies it as is), so that the studies a search lists again and again are not merged, cut
+# down and serialized on every request.
+@lru_cache(maxsize=1024)
+def _study_answer(row: Any, base: str, keys: frozenset[str] | None) -> orjson.Fragment:
+    dataset = _study_dataset(row.study_uid, row.study_json, row.modalities, row.series_count,
+                             row.study_instances, base)
+    return orjson.Fragment(orjson.dumps(select(dataset, keys)))
+
+
+def _study_dataset(study_uid: str, study_json: bytes | None, modalities: str | None,
+                   series_count: int, study_instances: int, base: str) -> dict[str, Any]:
+    dataset: dict[str, Any] = dict(_parsed(study_json))
+    dataset.setdefault(tags.STUDY_INSTANCE_UID, {"vr": "UI", "Value": [study_uid]})
+    dataset.update(computed(STUDY, retrieve_url=f"{base}/dicomweb/studies/{study_uid}",
+                            modalities=[m for m in (modalities or "").split("\\") if m],
+                            study_series=series_count, study_instances=study_instances))
+    return dataset
 
 
 @lru_cache(maxsize=256)
@@ -89,14 +121,8 @@ class _Datasets:
         return dataset
 
     def _study(self, row: Any) -> dict[str, Any]:
-        study_url = f"{self.base}/dicomweb/studies/{row.study_uid}"
-        modalities = [m for m in (row.modalities or "").split("\\") if m]
-        dataset: dict[str, Any] = dict(_parsed(row.study_json))
-        dataset.setdefault(tags.STUDY_INSTANCE_UID, {"vr": "UI", "Value": [row.study_uid]})
-        dataset.update(computed(STUDY, retrieve_url=study_url, modalities=modalities,
-                                study_series=row.series_count,
-                                study_instances=row.study_instances))
-        return dataset
+        return _study_dataset(row.study_uid, row.study_json, row.modalities, row.series_count,
+                              row.study_instances, self.base)
 
     def _series(self, row: Any) -> dict[str, Any]:
         dataset = self._study(row)

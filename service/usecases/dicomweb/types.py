@@ -37,7 +37,7 @@ class SearchResult:
     """One page: its datasets, how many match in all, and how many more the server's own
     limit held back (to be announced, never truncated silently; 0 when the client set it)."""
 
-    datasets: list[dict[str, Any]]
+    datasets: list[Any]  # DICOM JSON objects: dicts, or orjson.Fragment (study level)
     total: int
     held_back: int
 
