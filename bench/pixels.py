@@ -15,7 +15,10 @@ loopback. For each slice, in the same run, interleaved:
   cached   GET /pixels of one slice, repeated, from a second gunicorn with the cache on
 
 Every HTTP body but dwc's is read the same way (read_body: one read of the whole
-body, not requests' 10 KiB chunks). Warm-up requests are not timed.
+body, not requests' 10 KiB chunks). Warm-up requests are not timed. Beside the
+latencies, the CPU time of the service's gunicorn (master and worker, every thread,
+from /proc/…/task/*/schedstat in ns) per request: all it spends from one request to
+the next one it serves, which on a shared machine says more than wall time.
 Targets: service − plain ≤ 3 ms at p50 (uncached); cached ≤ 2 ms p50 end to end.
 Writes the figures into bench/RESULTS.md's "Pixels" section unless --no-write.
 """
@@ -163,6 +166,45 @@ class Gunicorn:
     def stop(self) -> None:
         stop_process(self.process, self._log)
 
+    def cpu_ns(self) -> int:
+        """CPU time so far of the master and its workers, all threads, in ns."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        total = 0
+        for pid in pids:
+            for schedstat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+                try:
+                    total += int(schedstat.read_text().split()[0])
+                except (OSError, ValueError, IndexError):  # a thread that just ended
+                    pass
+        return total
+
+
+class CpuPerRequest:
+    """Server CPU per request: each request is charged all the CPU its server spends
+    until that server's next request (or the end), so nothing the server does after
+    answering (access log, cleanup) is lost or charged to another case."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self._open: dict[Gunicorn, tuple[str, int]] = {}
+
+    def request(self, server: Gunicorn, case: str) -> None:
+        """Call before each request to `server` for `case`."""
+        self._close(server)
+        self._open[server] = (case, server.cpu_ns())
+
+    def finish(self) -> None:
+        for server in list(self._open):
+            self._close(server)
+
+    def _close(self, server: Gunicorn) -> None:
+        if server in self._open:
+            case, started = self._open.pop(server)
+            self.samples.setdefault(case, []).append((server.cpu_ns() - started) / 1e6)
+
 
 def timed(samples: list[float], action: Callable[[], object]) -> object:
     started = time.perf_counter()
@@ -189,7 +231,7 @@ def machine() -> str:
             f"load average at the end {load}")
 
 
-def run(rounds: int, workdir: Path) -> dict[str, list[float]]:
+def run(rounds: int, workdir: Path) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     datasets = make_study(StudySpec(n_slices=20))
     slices = [ds for ds in datasets if ds.Modality == "CT"]
     write_dicom_files(datasets, workdir / "dicom")
@@ -243,23 +285,29 @@ def run(rounds: int, workdir: Path) -> dict[str, list[float]]:
             expected = via_dwc(slices[0])
             assert np.array_equal(service(uncached.url, slices[0]), expected)
             assert np.array_equal(service(uncached.url, slices[0], "int16"), expected)
+            cpu = CpuPerRequest()
             for _ in range(rounds):
                 for ds in slices:
                     timed(samples["plain"], lambda ds=ds: plain(ds))
                     timed(samples["dwc"], lambda ds=ds: via_dwc(ds))
+                    cpu.request(uncached, "service")
                     timed(samples["service"], lambda ds=ds: service(uncached.url, ds))
+                    cpu.request(uncached, "int16")
                     timed(samples["int16"], lambda ds=ds: service(uncached.url, ds, "int16"))
             one = slices[len(slices) // 2]
             service(cached.url, one)
             for _ in range(rounds * len(slices)):
+                cpu.request(cached, "cached")
                 timed(samples["cached"], lambda: service(cached.url, one))
+            time.sleep(0.2)  # what the servers do after the last answer counts too
+            cpu.finish()
         finally:
             uncached.stop()
             cached.stop()
-    return samples
+    return samples, cpu.samples
 
 
-def report(samples: dict[str, list[float]]) -> str:
+def report(samples: dict[str, list[float]], cpu: dict[str, list[float]]) -> str:
     labels = {
         "plain": "plain authenticated GET of the bulkdata (transfer limit)",
         "dwc": "dicomweb-client frames + numpy HU",
@@ -267,10 +315,13 @@ def report(samples: dict[str, list[float]]) -> str:
         "int16": "service GET /pixels npy int16 (same bytes as plain), uncached",
         "cached": "service GET /pixels npy float32, cached slice repeated",
     }
-    lines = ["| path | n | p50 ms | p95 ms |", "|---|---|---|---|"]
+    lines = ["| path | n | p50 ms | p95 ms | service CPU ms/request (mean) |",
+             "|---|---|---|---|---|"]
     for key, label in labels.items():
         p50, p95 = percentiles(samples[key])
-        lines.append(f"| {label} | {len(samples[key])} | {p50:.2f} | {p95:.2f} |")
+        server_cpu = f"{np.mean(cpu[key]):.2f}" if cpu.get(key) else "–"
+        lines.append(f"| {label} | {len(samples[key])} | {p50:.2f} | {p95:.2f} | "
+                     f"{server_cpu} |")
     plain = percentiles(samples["plain"])[0]
     overhead = percentiles(samples["service"])[0] - plain
     same_bytes = percentiles(samples["int16"])[0] - plain
@@ -289,10 +340,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    load_at_start = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-pixels-") as workdir:
-        samples = run(args.rounds, Path(workdir))
-    table = report(samples)
+        samples, cpu = run(args.rounds, Path(workdir))
+    table = report(samples, cpu)
     print(table)
+    print(f"{machine()}; at the start {load_at_start}")
     if not args.no_write:
         publish("Pixels", "512×512 int16 CT slices (20), emulator (own process) and gunicorn "
                 "(1 worker, 4 threads) on loopback, sequential requests, "
