@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import orjson
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, json_response, settings
 from service.api.bodies import read_body
 from service.errors import PayloadTooLarge, UnsupportedMediaType
-from service.ingest import ingest_bytes
+from service.observability import Metrics
+from service.usecases.ingest import ingest_bytes
 
 blueprint = Blueprint("dumps", __name__)
 
@@ -37,7 +38,7 @@ def _body_stream() -> BinaryIO:
     """
     if request.environ.get("wsgi.input_terminated"):
         return request.environ["wsgi.input"]
-    return request.stream
+    return cast(BinaryIO, request.stream)  # werkzeug types it as IO[bytes]
 
 
 @blueprint.post("/v1/dumps")
@@ -52,4 +53,6 @@ def post_dump() -> Response:
         raise PayloadTooLarge(f"body exceeds the limit of {config.max_dump_bytes} bytes")
     body = _read_body(config.max_dump_bytes)
     answer = ingest_bytes(engine(), body, max_depth=config.max_sequence_depth)
+    metrics: Metrics = current_app.extensions["metrics"]
+    metrics.count_ingested(answer["created"], answer["updated"], answer["unchanged"])
     return json_response(orjson.dumps(answer))

@@ -1,8 +1,8 @@
 """GET …/instances/{instance}/pixels: one frame (or all) in modality units, as npy/raw/json/png.
 
 The representation comes from `format`, else from `Accept`, else npy. The
-work is in service.pixelservice; this view parses the request and shapes
-the answer (body, media type, X-* headers).
+work is in service.usecases.pixels; this view parses the request and shapes
+the answer (body, media type, X-* headers of service.api.pixel_headers).
 """
 
 from __future__ import annotations
@@ -17,18 +17,13 @@ from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, params
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
+from service.api.pixel_headers import describe_headers, numbers
 from service.bulkdata.client import BulkDataClient
 from service.errors import BadRequest, NotAcceptable
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
-from service.pixels.hounsfield import parse_window, window_to_uint8
-from service.pixelservice import (
-    InstancePixels,
-    PixelQuery,
-    describe_headers,
-    numbers,
-    resolve_pixels,
-)
+from service.pixels.window import parse_window, window_to_uint8
+from service.usecases.pixels import InstancePixels, PixelQuery, resolve_pixels
 
 blueprint = Blueprint("pixels", __name__, url_prefix="/v1/studies")
 

@@ -6,9 +6,9 @@ import orjson
 from flask import Blueprint, Response, request
 
 from service.api import engine, json_response, params, settings
-from service.dicom.json_model import load_json
 from service.errors import BadRequest, NotFound
 from service.store import queries, repository
+from service.usecases.reports import study_reports
 
 blueprint = Blueprint("studies", __name__, url_prefix="/v1/studies")
 
@@ -108,14 +108,5 @@ def get_instance(study: str, series: str, instance: str) -> Response:
 
 @blueprint.get("/<study>/reports")
 def list_reports(study: str) -> Response:
-    from service.dicom.report import build_report, is_sr
-
-    study_uid = params.uid(study, "study")
-    if not queries.study_exists(engine(), study_uid):
-        raise NotFound(f"study {study} is not stored")
-    reports = []
-    for raw in queries.study_instances_json(engine(), study_uid, modality="SR"):
-        instance = load_json(raw)
-        if is_sr(instance):
-            reports.append(build_report(instance))
+    reports = study_reports(engine(), params.uid(study, "study"))
     return json_response(orjson.dumps({"items": reports, "total": len(reports)}))

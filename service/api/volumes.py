@@ -16,20 +16,14 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, json_response, params, settings
+from service.api.geometry import geometry_document, geometry_headers
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.bulkdata.client import BulkDataClient
 from service.errors import BadRequest, Unprocessable
 from service.pixels.encode import npy_header
 from service.pixels.volume_encode import nifti1_header, nrrd_header, stream_volume
-from service.volumes import (
-    SliceStream,
-    VolumePlan,
-    VolumeQuery,
-    geometry_document,
-    geometry_headers,
-    load_layout,
-    plan_volume,
-)
+from service.usecases.volumes.plan import VolumePlan, VolumeQuery, load_layout, plan_volume
+from service.usecases.volumes.slices import SliceStream
 
 log = logging.getLogger(__name__)
 

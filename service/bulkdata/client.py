@@ -8,7 +8,8 @@ decoded locally; Settings.transcode_upstream asks Google to transcode instead.
 
 Every URI is judged against the allowlist as written in the dump, then
 re-rooted onto Settings.healthcare_api_root; redirects are followed only to
-allowed places. One pooled AuthorizedSession serves all threads.
+allowed places. One pooled session (transport.DirectGet over a requests adapter) serves
+all threads.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ import requests
 import urllib3.exceptions
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import Request
+from pydicom.uid import ExplicitVRLittleEndian
 from requests.adapters import HTTPAdapter
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST, check_uri, reroot, same_origin
-from service.bulkdata.cache import PayloadCache
+from service.bulkdata.cache import PayloadCache, PixelCache
 from service.bulkdata.credentials import SerializedCredentials, default_credentials
-from service.bulkdata.multipart import MultipartError, parse_media_type, parse_multipart
+from service.bulkdata.multipart_reader import MultipartError, parse_media_type, parse_multipart
 from service.bulkdata.transport import DirectGet, Getter, RetryPolicy, Transport
 from service.bulkdata.urls import (
     frames_url,
@@ -39,16 +41,12 @@ from service.bulkdata.urls import (
     instance_url_from_store,
     pixel_data_url,
 )
+from service.dicom.transfer_syntax import UNCOMPRESSED
 from service.errors import Unprocessable, UpstreamError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-# Transfer syntaxes whose Pixel Data is stored uncompressed (deflate applies to the dataset).
-NATIVE_TRANSFER_SYNTAXES = frozenset({
-    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
-})
 BULKDATA_ACCEPT = "application/octet-stream; transfer-syntax=*"
 DICOM = "application/dicom"
 _MAX_REDIRECTS = 3
@@ -73,7 +71,7 @@ class StoredInstance:
 
 
 def is_compressed(transfer_syntax: str | None) -> bool:
-    return bool(transfer_syntax) and transfer_syntax not in NATIVE_TRANSFER_SYNTAXES
+    return bool(transfer_syntax) and transfer_syntax not in UNCOMPRESSED
 
 
 class WholeBodyAdapter(HTTPAdapter):
@@ -108,9 +106,12 @@ class WholeBodyAdapter(HTTPAdapter):
 class BulkDataClient:
     """Fetches pixel data from the Healthcare API; safe to share between threads."""
 
-    def __init__(self, settings: Settings, *, credentials: Credentials | None = None,
+    def __init__(self, settings: Settings, *, cache: PixelCache | None = None,
+                 credentials: Credentials | None = None,
                  session: requests.Session | None = None, backoff_base: float = 0.5,
                  backoff_max: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        """`cache` holds fetched payloads (the app passes its metered one); by default an
+        in-memory PayloadCache of settings.pixel_cache_bytes."""
         self._settings = settings
         self._credentials = credentials
         self._session_arg = session
@@ -121,7 +122,8 @@ class BulkDataClient:
         self._lock = threading.Lock()
         self._transport: Transport | None = None
         self._owned: list[requests.Session] = []
-        self.cache = PayloadCache(settings.pixel_cache_bytes)
+        self.cache: PixelCache = cache if cache is not None \
+            else PayloadCache(settings.pixel_cache_bytes)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -143,8 +145,8 @@ class BulkDataClient:
             frames = list(range(1, max(1, number_of_frames) + 1))
             url = instance_url
             return self.cache.get_or_fetch(
-                (url, EXPLICIT_VR_LITTLE_ENDIAN),
-                lambda: self.fetch_frames(url, frames, transfer_syntax=EXPLICIT_VR_LITTLE_ENDIAN))
+                (url, ExplicitVRLittleEndian),
+                lambda: self.fetch_frames(url, frames, transfer_syntax=ExplicitVRLittleEndian))
         uri = pixel_data_uri
         return self.cache.get_or_fetch(
             (uri, stored_transfer_syntax or "*"),

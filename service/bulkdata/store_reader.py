@@ -22,9 +22,9 @@ import orjson
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
 from service.bulkdata.client import BulkDataClient
+from service.dicom import tags
 from service.errors import UpstreamError
 
-STUDY_INSTANCE_UID = "0020000D"
 # Google's largest QIDO-RS limit for study searches.
 GOOGLE_MAX_STUDY_LIMIT = 5000
 STORE_PATH = re.compile(r"^projects/[^/]+/locations/[^/]+/datasets/[^/]+/dicomStores/[^/]+$")
@@ -59,7 +59,7 @@ class StoreReader:
     def search_studies(self, filters: Mapping[str, str], offset: int,
                        limit: int) -> StudyPage:
         limit = max(1, min(limit, GOOGLE_MAX_STUDY_LIMIT))
-        query = urlencode({**filters, "includefield": STUDY_INSTANCE_UID,
+        query = urlencode({**filters, "includefield": tags.STUDY_INSTANCE_UID,
                            "limit": str(limit), "offset": str(offset)})
         response = self._client.get(f"{self._root}/studies?{query}",
                                     {"Accept": DICOM_JSON}, "a study search")
@@ -67,7 +67,7 @@ class StoreReader:
             return StudyPage([], False)
         try:
             matches = orjson.loads(response.content)
-            uids = [str(match[STUDY_INSTANCE_UID]["Value"][0]) for match in matches]
+            uids = [str(match[tags.STUDY_INSTANCE_UID]["Value"][0]) for match in matches]
         except (orjson.JSONDecodeError, TypeError, KeyError, IndexError) as exc:
             raise UpstreamError("The Healthcare API answered a study search with something "
                                 "other than DICOM JSON studies.",

@@ -12,9 +12,9 @@ import re
 from urllib.parse import quote
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST
+from service.dicom import tags
 from service.errors import Unprocessable
 
-PIXEL_DATA_TAG = "7FE00010"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _STORE = re.compile(r"^projects/[^/]+/locations/[^/]+/datasets/[^/]+/dicomStores/[^/]+$")
 _INSTANCE_SUFFIX = re.compile(r"^(?P<instance>.+/studies/[^/]+/series/[^/]+/instances/[^/?#]+)"
@@ -45,7 +45,7 @@ def instance_url_from_store(store: str, study_uid: str, series_uid: str, sop_uid
 
 def pixel_data_url(instance_url: str) -> str:
     """Google's BulkDataURI for Pixel Data of an instance."""
-    return f"{instance_url.rstrip('/')}/bulkdata/{PIXEL_DATA_TAG}"
+    return f"{instance_url.rstrip('/')}/bulkdata/{tags.PIXEL_DATA}"
 
 
 def frames_url(instance_url: str, frames: list[int]) -> str:

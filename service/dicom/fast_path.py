@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from service.dicom import dictionary, values
+from service.dicom import dictionary, value_formats
 from service.dicom.json_model import (
     _DS_RE,
     _HEX8_RE,
@@ -37,7 +37,8 @@ from service.dicom.uids import MAX_LENGTH as UID_MAX_LENGTH
 
 MAX_CACHED = 65536  # bound on the per-tag caches (hostile dumps may invent many tags)
 _LEVELS = {"study": 1, "series": 2, "instance": 0}
-_DATE_TIME = {"DA": values.date_iso, "TM": values.time_iso, "DT": values.datetime_iso}
+_DATE_TIME = {"DA": value_formats.date_iso, "TM": value_formats.time_iso,
+              "DT": value_formats.datetime_iso}
 _PLAIN_STRING_VRS = frozenset({"AE", "AS", "CS", "LO", "LT", "SH", "ST", "UC", "UR", "UT"})
 _DS_LONGEST, _IS_LONGEST = MAX_LENGTHS["DS"], MAX_LENGTHS["IS"]  # of their string forms
 
@@ -268,7 +269,7 @@ def _person_names(items: list, _depth: int, _max_depth: int) -> list:
             if group not in PN_GROUPS or text.__class__ is not str \
                     or len(text) > PN_GROUP_MAX_LENGTH:
                 raise _BAIL
-    return [values.person_name(item) for item in items]
+    return [value_formats.person_name(item) for item in items]
 
 
 def _decimals(items: list, _depth: int, _max_depth: int) -> list:
@@ -291,7 +292,7 @@ def _decimals(items: list, _depth: int, _max_depth: int) -> list:
         elif kind is str:
             if item.strip() and not _DS_RE.match(item) or len(item) > _DS_LONGEST:
                 raise _BAIL  # kept as text, with a warning
-            number = values.decimal_number(item)
+            number = value_formats.decimal_number(item)
             if number.__class__ is str:
                 raise _BAIL  # beyond a float's range: kept as text, with a warning
             converted.append(number)

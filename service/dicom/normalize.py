@@ -2,7 +2,7 @@
 
 The normalized form (the API contract, see openapi.yaml `Attributes`):
 keys are DICOM keywords (public tags unknown to the dictionary and repeating
-groups keep their "GGGGEEEE" key); values are typed by VR (see values.py);
+groups keep their "GGGGEEEE" key); values are typed by VR (see value_formats.py);
 attributes whose dictionary VM is "1" are scalars, every other one is an
 array; an attribute without value is null; sequences are arrays of objects of
 the same form; bulk data stays {"BulkDataURI": …} / {"InlineBinary": …};
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary, uids, values
+from service.dicom import dictionary, uids, value_formats
 from service.dicom.json_model import INT_RANGES, private_creators
 
 PRIVATE_KEY = "private"
@@ -79,17 +79,17 @@ def _key_info(key: str) -> _KeyInfo:
 def convert_values(vr: str, items: list) -> list:
     """The typed JSON values of one attribute's Value array."""
     if vr == "PN":
-        return [values.person_name(v) for v in items]
+        return [value_formats.person_name(v) for v in items]
     if vr == "DA":
-        return [values.date_iso(v) if v else v for v in items]
+        return [value_formats.date_iso(v) if v else v for v in items]
     if vr == "TM":
-        return [values.time_iso(v) if v else v for v in items]
+        return [value_formats.time_iso(v) if v else v for v in items]
     if vr == "DT":
-        return [values.datetime_iso(v) if v else v for v in items]
+        return [value_formats.datetime_iso(v) if v else v for v in items]
     if vr == "DS":
-        return [values.decimal_number(v) for v in items]
+        return [value_formats.decimal_number(v) for v in items]
     if vr == "IS" or vr in INT_RANGES:
-        return [values.integer_number(v) for v in items]
+        return [value_formats.integer_number(v) for v in items]
     if vr == "SQ":
         return [normalize_attributes(item) for item in items]
     if vr == "AT":

@@ -14,19 +14,22 @@ from typing import Any
 
 import orjson
 
-from service.dicom import json_model, stream, uids
+from service.dicom import json_model, stream, tags, uids
 from service.dicom.fast_path import normalize_valid
 from service.dicom.geometry import position_along_normal
 from service.dicom.index_values import index_integer, index_text
 from service.dicom.normalize import normalize_instance
+from service.dicomweb import levels
 
 # Attributes without which pixel data cannot be decoded (PS3.3 C.7.6.3 Image Pixel module).
 PIXEL_MODULE_KEYWORDS = (
-    ("00280010", "Rows"), ("00280011", "Columns"), ("00280100", "BitsAllocated"),
-    ("00280101", "BitsStored"), ("00280102", "HighBit"), ("00280103", "PixelRepresentation"),
-    ("00280002", "SamplesPerPixel"), ("00280004", "PhotometricInterpretation"),
+    (tags.ROWS, "Rows"), (tags.COLUMNS, "Columns"), (tags.BITS_ALLOCATED, "BitsAllocated"),
+    (tags.BITS_STORED, "BitsStored"), (tags.HIGH_BIT, "HighBit"),
+    (tags.PIXEL_REPRESENTATION, "PixelRepresentation"),
+    (tags.SAMPLES_PER_PIXEL, "SamplesPerPixel"),
+    (tags.PHOTOMETRIC_INTERPRETATION, "PhotometricInterpretation"),
 )
-PIXEL_DATA_KEYS = ("7FE00010", "7FE00008", "7FE00009")
+PIXEL_DATA_KEYS = (tags.PIXEL_DATA, tags.FLOAT_PIXEL_DATA, tags.DOUBLE_FLOAT_PIXEL_DATA)
 
 
 # Instance attributes shown in instance lists (the whole instance is one GET away).
@@ -38,8 +41,11 @@ SUMMARY_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "InstanceNumber", "ImageTyp
 # SOPInstanceUID, InstanceNumber, Rows, Columns, BitsAllocated, NumberOfFrames) and the
 # character set and timezone that say how to read them, kept apart as DICOM JSON so
 # that instance searches need not parse each instance's whole JSON (service/dicomweb).
-QIDO_INSTANCE_KEYS = ("00080005", "00080016", "00080018", "00080201", "00200013", "00280008",
-                      "00280010", "00280011", "00280100")
+QIDO_INSTANCE_KEYS = (
+    tags.SPECIFIC_CHARACTER_SET, tags.SOP_CLASS_UID, tags.SOP_INSTANCE_UID,
+    tags.TIMEZONE_OFFSET_FROM_UTC, tags.INSTANCE_NUMBER, tags.NUMBER_OF_FRAMES,
+    tags.ROWS, tags.COLUMNS, tags.BITS_ALLOCATED,
+)
 
 
 @dataclass(slots=True)
@@ -57,6 +63,10 @@ class InstanceRecord:
     slice_position: float | None
     patient_id: str | None
     patient_name: str | None
+    # One PatientName value whose Alphabetic group is ASCII without NUL: then the
+    # upper-cased index key starts with an ASCII prefix exactly when QIDO's name match of
+    # `PREFIX*` holds (service/store/qido_search.py), so SQL decides that search alone.
+    patient_name_plain: bool
     study_date: str | None  # YYYYMMDD, as stored in DICOM, so that ranges compare as text
     study_time: str | None
     accession_number: str | None
@@ -72,6 +82,10 @@ class InstanceRecord:
     study_json: bytes  # normalized study-level attributes
     series_json: bytes  # normalized series-level attributes
     qido_json: bytes  # QIDO_INSTANCE_KEYS of the instance as received (DICOM JSON)
+    # The study- and series-level attributes as DICOM JSON (QIDO answers), split here
+    # from the parsed instance so that the store need not parse its JSON again.
+    study_dicom_json: bytes
+    series_dicom_json: bytes
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -176,27 +190,29 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
             return None
     elif isinstance(raw, bytes):
         raw = _exact_size(raw)
-    study_date = _text(dataset, "00080020", index, findings)
+    study_date = _text(dataset, tags.STUDY_DATE, index, findings)
     summary = {key: attributes[key] for key in SUMMARY_KEYWORDS if key in attributes}
+    study_dicom_json, series_dicom_json = levels.level_json(dataset)
     position = position_along_normal(attributes.get("ImagePositionPatient"),
                                      attributes.get("ImageOrientationPatient"))
     return InstanceRecord(
         study_uid=identifiers["StudyInstanceUID"],
         series_uid=identifiers["SeriesInstanceUID"],
         sop_uid=identifiers["SOPInstanceUID"],
-        sop_class_uid=_text(dataset, "00080016", index, findings),
-        modality=_text(dataset, "00080060", index, findings),
-        instance_number=_indexed_integer(attributes, "InstanceNumber", "00200013", index,
+        sop_class_uid=_text(dataset, tags.SOP_CLASS_UID, index, findings),
+        modality=_text(dataset, tags.MODALITY, index, findings),
+        instance_number=_indexed_integer(attributes, "InstanceNumber", tags.INSTANCE_NUMBER, index,
                                          findings),
         # Not finite (a DS beyond a float's range): no position; SQLite would store NaN
         # as NULL but PostgreSQL as NaN, and order it differently.
         slice_position=position if position is None or math.isfinite(position) else None,
-        patient_id=_text(dataset, "00100020", index, findings),
-        patient_name=_text(dataset, "00100010", index, findings),
+        patient_id=_text(dataset, tags.PATIENT_ID, index, findings),
+        patient_name=_text(dataset, tags.PATIENT_NAME, index, findings),
+        patient_name_plain=plain_patient_name(dataset),
         study_date=study_date.replace(".", "") if study_date else None,
-        study_time=_text(dataset, "00080030", index, findings),
-        accession_number=_text(dataset, "00080050", index, findings),
-        series_number=_indexed_integer(attributes, "SeriesNumber", "00200011", index,
+        study_time=_text(dataset, tags.STUDY_TIME, index, findings),
+        accession_number=_text(dataset, tags.ACCESSION_NUMBER, index, findings),
+        series_number=_indexed_integer(attributes, "SeriesNumber", tags.SERIES_NUMBER, index,
                                        findings),
         has_pixel_data=has_pixels,
         pixel_module_missing=missing,
@@ -208,7 +224,19 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         series_json=_exact_size(json_model.dumps(series)),
         qido_json=_exact_size(json_model.dumps(
             {key: dataset[key] for key in QIDO_INSTANCE_KEYS if key in dataset})),
+        study_dicom_json=study_dicom_json,
+        series_dicom_json=series_dicom_json,
     )
+
+
+def plain_patient_name(dataset: dict[str, Any]) -> bool:
+    """See InstanceRecord.patient_name_plain."""
+    attribute = dataset.get("00100010")
+    values = attribute.get("Value") if isinstance(attribute, dict) else None
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], dict):
+        return False
+    name = values[0].get("Alphabetic")
+    return isinstance(name, str) and name.isascii() and "\x00" not in name
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydicom import uid as sop
 
-from service.dicom import values
+from service.dicom import tags, value_formats
 from service.dicom.json_model import first_value
 
 # The SR Storage SOP classes (PS3.4 B.5, "Structured Reporting" rows) whose
@@ -33,36 +33,6 @@ SR_SOP_CLASSES = frozenset({
 # Deepest content item nesting walked; real reports are a handful of levels deep.
 MAX_CONTENT_DEPTH = 32
 
-SOP_CLASS_UID = "00080016"
-SOP_INSTANCE_UID = "00080018"
-SERIES_INSTANCE_UID = "0020000E"
-MODALITY = "00080060"
-CONTENT_DATE = "00080023"
-CONTENT_TIME = "00080033"
-INSTITUTION_NAME = "00080080"
-CODE_VALUE, CODING_SCHEME, CODE_MEANING = "00080100", "00080102", "00080104"
-LONG_CODE_VALUE, URN_CODE_VALUE = "00080119", "00080120"
-UNITS = "004008EA"  # MeasurementUnitsCodeSequence
-REFERENCED_SOP_SEQUENCE = "00081199"
-REFERENCED_SOP_CLASS, REFERENCED_SOP_INSTANCE = "00081150", "00081155"
-RELATIONSHIP_TYPE = "0040A010"
-VERIFYING_ORGANIZATION = "0040A027"
-VERIFICATION_DATETIME = "0040A030"
-VALUE_TYPE = "0040A040"
-CONCEPT_NAME = "0040A043"
-CONTINUITY = "0040A050"
-VERIFYING_OBSERVERS = "0040A073"
-VERIFYING_OBSERVER_NAME = "0040A075"
-AUTHOR_OBSERVERS = "0040A078"
-OBSERVER_TYPE = "0040A084"
-DATETIME_VALUE, DATE_VALUE, TIME_VALUE = "0040A120", "0040A121", "0040A122"
-PERSON_NAME, UID_VALUE = "0040A123", "0040A124"
-TEXT_VALUE = "0040A160"
-CONCEPT_CODE = "0040A168"
-MEASURED_VALUES = "0040A300"
-NUMERIC_VALUE = "0040A30A"
-COMPLETION_FLAG, VERIFICATION_FLAG = "0040A491", "0040A493"
-CONTENT_SEQUENCE = "0040A730"
 
 _REFERENCE_TYPES = frozenset({"IMAGE", "COMPOSITE", "WAVEFORM"})
 
@@ -90,18 +60,18 @@ def _converted(text: str | None, convert: Any) -> str | None:
 
 def is_sr(instance: dict) -> bool:
     """True for an instance of an SR Storage SOP class, or of Modality SR."""
-    sop_class = _text(instance, SOP_CLASS_UID)
-    return sop_class in SR_SOP_CLASSES or _text(instance, MODALITY) == "SR"
+    sop_class = _text(instance, tags.SOP_CLASS_UID)
+    return sop_class in SR_SOP_CLASSES or _text(instance, tags.MODALITY) == "SR"
 
 
 def code(item: dict) -> dict[str, Any] | None:
     """A Code Sequence Macro item (PS3.3 8.8) → {code_value, coding_scheme, code_meaning}."""
-    value = (_text(item, CODE_VALUE) or _text(item, LONG_CODE_VALUE)
-             or _text(item, URN_CODE_VALUE))
-    meaning = _text(item, CODE_MEANING)
+    value = (_text(item, tags.CODE_VALUE) or _text(item, tags.LONG_CODE_VALUE)
+             or _text(item, tags.URN_CODE_VALUE))
+    meaning = _text(item, tags.CODE_MEANING)
     if value is None and meaning is None:
         return None
-    return {"code_value": value, "coding_scheme": _text(item, CODING_SCHEME),
+    return {"code_value": value, "coding_scheme": _text(item, tags.CODING_SCHEME_DESIGNATOR),
             "code_meaning": meaning}
 
 
@@ -111,41 +81,41 @@ def _first_code(dataset: dict, key: str) -> dict[str, Any] | None:
 
 
 def _numeric(item: dict) -> dict[str, Any] | None:
-    measured = _items(item, MEASURED_VALUES)
+    measured = _items(item, tags.MEASURED_VALUE_SEQUENCE)
     if not measured:
         return None
-    number = first_value(measured[0], NUMERIC_VALUE)
-    return {"value": values.decimal_number(number) if number is not None else None,
-            "unit": _first_code(measured[0], UNITS)}
+    number = first_value(measured[0], tags.NUMERIC_VALUE)
+    return {"value": value_formats.decimal_number(number) if number is not None else None,
+            "unit": _first_code(measured[0], tags.MEASUREMENT_UNITS_CODE_SEQUENCE)}
 
 
 def _reference(item: dict) -> dict[str, Any] | None:
-    references = _items(item, REFERENCED_SOP_SEQUENCE)
+    references = _items(item, tags.REFERENCED_SOP_SEQUENCE)
     if not references:
         return None
-    return {"ReferencedSOPClassUID": _text(references[0], REFERENCED_SOP_CLASS),
-            "ReferencedSOPInstanceUID": _text(references[0], REFERENCED_SOP_INSTANCE)}
+    return {"ReferencedSOPClassUID": _text(references[0], tags.REFERENCED_SOP_CLASS_UID),
+            "ReferencedSOPInstanceUID": _text(references[0], tags.REFERENCED_SOP_INSTANCE_UID)}
 
 
 def item_value(item: dict, value_type: str | None) -> Any:
     """The value of one content item, by its ValueType (PS3.3 C.17.3.2.1)."""
     if value_type == "TEXT":
-        value = first_value(item, TEXT_VALUE)
+        value = first_value(item, tags.TEXT_VALUE)
         return value if isinstance(value, str) else None
     if value_type == "CODE":
-        return _first_code(item, CONCEPT_CODE)
+        return _first_code(item, tags.CONCEPT_CODE_SEQUENCE)
     if value_type == "NUM":
         return _numeric(item)
     if value_type == "DATE":
-        return _converted(_text(item, DATE_VALUE), values.date_iso)
+        return _converted(_text(item, tags.DATE), value_formats.date_iso)
     if value_type == "TIME":
-        return _converted(_text(item, TIME_VALUE), values.time_iso)
+        return _converted(_text(item, tags.TIME), value_formats.time_iso)
     if value_type == "DATETIME":
-        return _converted(_text(item, DATETIME_VALUE), values.datetime_iso)
+        return _converted(_text(item, tags.DATE_TIME), value_formats.datetime_iso)
     if value_type == "PNAME":
-        return values.person_name(first_value(item, PERSON_NAME))
+        return value_formats.person_name(first_value(item, tags.PERSON_NAME))
     if value_type == "UIDREF":
-        return _text(item, UID_VALUE)
+        return _text(item, tags.UID)
     if value_type in _REFERENCE_TYPES:
         return _reference(item)
     return None
@@ -166,19 +136,19 @@ class _Walker:
         self.last_heading = title
 
     def node(self, item: dict, path: str, depth: int, in_section: bool) -> dict[str, Any]:
-        value_type = _text(item, VALUE_TYPE)
-        concept = _first_code(item, CONCEPT_NAME)
+        value_type = _text(item, tags.VALUE_TYPE)
+        concept = _first_code(item, tags.CONCEPT_NAME_CODE_SEQUENCE)
         if value_type is None:
             self.problems.append({"path": path, "detail": "content item without ValueType"})
         meaning = concept["code_meaning"] if concept else None
         node: dict[str, Any] = {
-            "relationship": _text(item, RELATIONSHIP_TYPE),
+            "relationship": _text(item, tags.RELATIONSHIP_TYPE),
             "value_type": value_type,
             "concept": concept,
             "value": item_value(item, value_type),
         }
         if value_type == "CONTAINER":
-            node["continuity"] = _text(item, CONTINUITY)
+            node["continuity"] = _text(item, tags.CONTINUITY_OF_CONTENT)
             if depth > 0 and meaning:
                 self.heading(meaning)
                 in_section = True
@@ -189,7 +159,7 @@ class _Walker:
                 self.heading(meaning)
             if node["value"].strip():
                 self.lines.append(node["value"].rstrip())
-        children = _items(item, CONTENT_SEQUENCE)
+        children = _items(item, tags.CONTENT_SEQUENCE)
         if children and depth >= MAX_CONTENT_DEPTH:
             self.problems.append({"path": path, "detail": f"content tree deeper than "
                                                           f"{MAX_CONTENT_DEPTH}; not walked"})
@@ -201,16 +171,17 @@ class _Walker:
 
 
 def _observers(instance: dict) -> dict[str, list[dict[str, Any]]]:
-    verifying = [{"name": values.person_name(first_value(item, VERIFYING_OBSERVER_NAME)),
-                  "organization": _text(item, VERIFYING_ORGANIZATION),
-                  "datetime": _converted(_text(item, VERIFICATION_DATETIME),
-                                         values.datetime_iso)}
-                 for item in _items(instance, VERIFYING_OBSERVERS)]
-    author = [{"name": values.person_name(first_value(item, PERSON_NAME)),
-               "organization": _text(item, INSTITUTION_NAME),
+    verifying = [{"name": value_formats.person_name(
+                      first_value(item, tags.VERIFYING_OBSERVER_NAME)),
+                  "organization": _text(item, tags.VERIFYING_ORGANIZATION),
+                  "datetime": _converted(_text(item, tags.VERIFICATION_DATE_TIME),
+                                         value_formats.datetime_iso)}
+                 for item in _items(instance, tags.VERIFYING_OBSERVER_SEQUENCE)]
+    author = [{"name": value_formats.person_name(first_value(item, tags.PERSON_NAME)),
+               "organization": _text(item, tags.INSTITUTION_NAME),
                "datetime": None,
-               "type": _text(item, OBSERVER_TYPE)}
-              for item in _items(instance, AUTHOR_OBSERVERS)]
+               "type": _text(item, tags.OBSERVER_TYPE)}
+              for item in _items(instance, tags.AUTHOR_OBSERVER_SEQUENCE)]
     return {"verifying": verifying, "author": author}
 
 
@@ -225,13 +196,13 @@ def build_report(instance: dict) -> dict[str, Any]:
     root = walker.node(instance, "content", 0, False)
     title = root["concept"]["code_meaning"] if root["concept"] else None
     return {
-        "SOPInstanceUID": _text(instance, SOP_INSTANCE_UID),
-        "SeriesInstanceUID": _text(instance, SERIES_INSTANCE_UID),
-        "SOPClassUID": _text(instance, SOP_CLASS_UID),
-        "CompletionFlag": _text(instance, COMPLETION_FLAG),
-        "VerificationFlag": _text(instance, VERIFICATION_FLAG),
-        "ContentDate": _converted(_text(instance, CONTENT_DATE), values.date_iso),
-        "ContentTime": _converted(_text(instance, CONTENT_TIME), values.time_iso),
+        "SOPInstanceUID": _text(instance, tags.SOP_INSTANCE_UID),
+        "SeriesInstanceUID": _text(instance, tags.SERIES_INSTANCE_UID),
+        "SOPClassUID": _text(instance, tags.SOP_CLASS_UID),
+        "CompletionFlag": _text(instance, tags.COMPLETION_FLAG),
+        "VerificationFlag": _text(instance, tags.VERIFICATION_FLAG),
+        "ContentDate": _converted(_text(instance, tags.CONTENT_DATE), value_formats.date_iso),
+        "ContentTime": _converted(_text(instance, tags.CONTENT_TIME), value_formats.time_iso),
         "observer": _observers(instance),
         "title": title,
         "text": "\n".join(walker.lines),

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 
+from service.dicom import tags
+
 MAX_LENGTH = 64  # PS3.5 Table 6.2-1
 # An instance's own UIDs: its identifiers in the store, URLs and searches.
-IDENTIFYING = (("0020000D", "StudyInstanceUID"), ("0020000E", "SeriesInstanceUID"),
-               ("00080018", "SOPInstanceUID"))
+IDENTIFYING = ((tags.STUDY_INSTANCE_UID, "StudyInstanceUID"),
+               (tags.SERIES_INSTANCE_UID, "SeriesInstanceUID"),
+               (tags.SOP_INSTANCE_UID, "SOPInstanceUID"))
 PADDING = " \x00"  # PS3.5 §6.2: UI is padded with NUL; exporters also leave spaces
 
 # \Z, not $: "$" also matches before a final newline, and "1.2.3\n" is no UID.

@@ -2,7 +2,9 @@
 
 query.py parses QIDO query parameters, matching.py decides whether a DICOM
 JSON dataset matches them, levels.py knows which attributes belong to which
-level and which a response must carry, select.py builds the answers,
-uris.py rewrites BulkDataURIs, multipart.py writes multipart/related bodies
-and negotiate.py reads the Accept header of retrieve requests.
+level and which a response must carry, answers.py builds the answers,
+temporal_ranges.py turns DA/TM/DT query values into comparable ranges,
+uris.py rewrites BulkDataURIs, multipart_writer.py writes multipart/related
+bodies, wado_accept.py reads the Accept header of retrieve requests and
+body_cache.py keeps WADO-RS metadata bodies by ETag.
 """

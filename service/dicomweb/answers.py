@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary
+from service.dicom import dictionary, tags
 from service.dicom.records import QIDO_INSTANCE_KEYS
 from service.dicomweb import levels
 from service.dicomweb.query import QidoQuery
@@ -26,15 +26,15 @@ def computed(level: str, *, retrieve_url: str, modalities: list[str] | None = No
              series_instances: int | None = None) -> dict[str, Any]:
     """The attributes the service computes for one result of `level`."""
     found: dict[str, Any] = {
-        levels.RETRIEVE_URL: {"vr": "UR", "Value": [retrieve_url]},
-        levels.INSTANCE_AVAILABILITY: {"vr": "CS", "Value": ["ONLINE"]},
+        tags.RETRIEVE_URL: {"vr": "UR", "Value": [retrieve_url]},
+        tags.INSTANCE_AVAILABILITY: {"vr": "CS", "Value": ["ONLINE"]},
     }
     if modalities is not None:
-        found[levels.MODALITIES_IN_STUDY] = ({"vr": "CS", "Value": modalities} if modalities
+        found[tags.MODALITIES_IN_STUDY] = ({"vr": "CS", "Value": modalities} if modalities
                                              else {"vr": "CS"})
-    for key, count in ((levels.STUDY_RELATED_SERIES, study_series),
-                       (levels.STUDY_RELATED_INSTANCES, study_instances),
-                       (levels.SERIES_RELATED_INSTANCES, series_instances)):
+    for key, count in ((tags.NUMBER_OF_STUDY_RELATED_SERIES, study_series),
+                       (tags.NUMBER_OF_STUDY_RELATED_INSTANCES, study_instances),
+                       (tags.NUMBER_OF_SERIES_RELATED_INSTANCES, series_instances)):
         if count is not None:
             found[key] = {"vr": "IS", "Value": [count]}
     return found

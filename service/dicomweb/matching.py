@@ -5,7 +5,7 @@
   ("DOE^JANE^^" is "doe^jane").
 - Wildcards `*` and `?` (any run, one character): case-sensitive except PN.
 - UID lists, repeated keys, CS and numeric comma lists: any alternative.
-- Ranges of DA, TM, DT (values.py), and combined date+time ranges.
+- Ranges of DA, TM, DT (temporal_ranges.py), and combined date+time ranges.
 - Sequence matching: a path matches when any item of the sequence matches.
 - emptyvaluematching=true: an absent or empty attribute matches any key too.
 - multiplevaluematching=true: a multi-valued attribute matches when any one of its
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from service.dicomweb import values
-from service.dicomweb.levels import MODALITIES_IN_STUDY
+from service.dicom import tags
+from service.dicomweb import temporal_ranges
 from service.dicomweb.query import Filter, QidoQuery, Term
 
 _TOKEN_SPLIT = re.compile(r"[\^=,\s]+")
@@ -80,7 +80,7 @@ def leaf_attributes(dataset: dict[str, Any], path: tuple[str, ...]) -> list[dict
 
 
 def _attribute_matches(items: list, flt: Filter, options: Options) -> bool:
-    any_value = options.multiple or flt.key == MODALITIES_IN_STUDY
+    any_value = options.multiple or flt.key == tags.MODALITIES_IN_STUDY
     if len(items) > 1 and not any_value:
         if flt.vr == "PN" or any(term.kind in ("range", "number") for term in flt.terms):
             return False  # a range or a number cannot match several values as a whole
@@ -97,7 +97,7 @@ def _value_matches(item: Any, term: Term, vr: str, fuzzy: bool) -> bool:
         except (TypeError, ValueError):
             return False
     if term.kind == "range":
-        stored = values.comparable(vr, _text(item))
+        stored = temporal_ranges.comparable(vr, _text(item))
         return stored is not None and (term.low is None or stored >= term.low) \
             and (term.high is None or stored <= term.high)
     if vr == "PN":
@@ -154,9 +154,9 @@ def _matches_date_time(dataset: dict[str, Any], flt: Filter, options: Options) -
     date = _first(dataset.get(flt.key))
     if date is None:
         return options.empty
-    day = values.comparable("DA", _text(date))
+    day = temporal_ranges.comparable("DA", _text(date))
     time = _first(dataset.get(flt.time_key or ""))
-    clock = values.comparable("TM", _text(time)) if time is not None else "000000.000000"
+    clock = temporal_ranges.comparable("TM", _text(time)) if time is not None else "000000.000000"
     if day is None or clock is None:
         return False
     stamp = day + clock

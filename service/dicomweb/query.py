@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from service.dicom import dictionary
-from service.dicomweb import levels, values
+from service.dicom import dictionary, tags
+from service.dicomweb import levels, temporal_ranges
 
 PARAMETERS = frozenset({"includefield", "fuzzymatching", "emptyvaluematching",
                         "multiplevaluematching", "limit", "offset"})
@@ -35,8 +35,10 @@ INTEGER_LOW, INTEGER_HIGH = -(2**63), 2**63 - 1
 PAGE_HIGH = 2**31 - 1
 STRING_VRS = frozenset({"AE", "AS", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT", "UN"})
 # Date and time attributes that combine into one datetime range (PS3.4 C.2.2.2.5.1).
-DATE_TIME_PAIRS = (("00080020", "00080030"), ("00080021", "00080031"),
-                   ("00400244", "00400245"))
+DATE_TIME_PAIRS = (
+    (tags.STUDY_DATE, tags.STUDY_TIME), (tags.SERIES_DATE, tags.SERIES_TIME),
+    (tags.PERFORMED_PROCEDURE_STEP_START_DATE, tags.PERFORMED_PROCEDURE_STEP_START_TIME),
+)
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _INTEGER_TEXT = re.compile(r"^[+-]?[0-9]+$")
 
@@ -169,8 +171,8 @@ def _terms(name: str, vr: str, raw: str) -> list[Term]:
             if not _UID.match(uid) or len(uid) > 64:
                 raise QueryError(name, f"{name} must be a UID or a comma list of UIDs")
         return [Term("exact", uid) for uid in uids]
-    if vr in values.TEMPORAL_VRS:
-        bounds = values.parse_range(vr, text)
+    if vr in temporal_ranges.TEMPORAL_VRS:
+        bounds = temporal_ranges.parse_range(vr, text)
         if bounds is None:
             shape = {"DA": "YYYYMMDD", "TM": "HHMMSS.FFFFFF", "DT": "YYYYMMDDHHMMSS.FFFFFF"}
             raise QueryError(name, f"{name} must be a {vr} value ({shape[vr]}) or a range "

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from werkzeug.wrappers import Request, Response
 
 from service.dicom import part10
@@ -197,13 +198,13 @@ class EmulatorApp:
             if media not in ("multipart/related", "multipart/*", "*/*") or \
                     params.get("type", "application/octet-stream") != "application/octet-stream":
                 continue
-            syntax = params.get("transfer-syntax", dicomstore.EXPLICIT_VR_LITTLE_ENDIAN)
+            syntax = params.get("transfer-syntax", ExplicitVRLittleEndian)
             try:
                 if syntax in ("*", stored):
                     frames, answered = dicomstore.stored_frames(ds, numbers), stored
-                elif syntax == dicomstore.EXPLICIT_VR_LITTLE_ENDIAN:
+                elif syntax == ExplicitVRLittleEndian:
                     frames = dicomstore.decoded_frames(ds, numbers)
-                    answered = dicomstore.EXPLICIT_VR_LITTLE_ENDIAN
+                    answered = ExplicitVRLittleEndian
                 else:
                     continue
             except dicomstore.FrameError as exc:
@@ -226,16 +227,16 @@ class EmulatorApp:
         data = self.folder.file_bytes(key)
         if data is None:
             return _error(404, "Instance not found.")
-        stored = part10.stored_transfer_syntax(data) or dicomstore.IMPLICIT_VR_LITTLE_ENDIAN
+        stored = part10.stored_transfer_syntax(data) or ImplicitVRLittleEndian
         for media, params in wire.parse_accept(request.headers.get("Accept")):
             single = media == "application/dicom"
             if not single and not (media in ("multipart/related", "multipart/*", "*/*") and
                                    params.get("type", "application/dicom") == "application/dicom"):
                 continue
-            syntax = params.get("transfer-syntax", dicomstore.EXPLICIT_VR_LITTLE_ENDIAN)
+            syntax = params.get("transfer-syntax", ExplicitVRLittleEndian)
             if syntax in ("*", stored):
                 body, answered = data, stored
-            elif syntax == dicomstore.EXPLICIT_VR_LITTLE_ENDIAN:
+            elif syntax == ExplicitVRLittleEndian:
                 try:
                     body = part10.explicit_little_endian_bytes(data)
                 except part10.Part10Error as exc:

@@ -16,16 +16,16 @@ import numpy as np
 import pydicom
 from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
+from service.dicom.transfer_syntax import UNCOMPRESSED
 from service.emulator.search import SearchAttributes
 from service.examples import google_json
 
 log = logging.getLogger(__name__)
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-_NATIVE_LE = frozenset({IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN,
-                        "1.2.840.10008.1.2.1.99"})
+# Uncompressed little endian once read: frames are byte slices of Pixel Data.
+_NATIVE_LE = UNCOMPRESSED - {ExplicitVRBigEndian}
 
 
 class FrameError(LookupError):
@@ -107,11 +107,11 @@ class DicomFolder:
 
 def transfer_syntax(ds: pydicom.Dataset) -> str:
     meta = getattr(ds, "file_meta", None)
-    return str(getattr(meta, "TransferSyntaxUID", IMPLICIT_VR_LITTLE_ENDIAN))
+    return str(getattr(meta, "TransferSyntaxUID", ImplicitVRLittleEndian))
 
 
 def is_encapsulated(ds: pydicom.Dataset) -> bool:
-    return transfer_syntax(ds) not in _NATIVE_LE | {"1.2.840.10008.1.2.2"}
+    return transfer_syntax(ds) not in UNCOMPRESSED
 
 
 def number_of_frames(ds: pydicom.Dataset) -> int:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from service.dicom import tags
+
 DEFAULT_LIMIT = 100
 MAX_LIMITS = {"studies": 5000, "series": 5000, "instances": 50000}
 MORE_RESULTS_WARNING = "299 {+}: There are additional results that match the query."
@@ -91,12 +93,14 @@ def search_studies(index: Mapping[Any, SearchAttributes],
         if not _study_matches(first, modalities, params):
             continue
         answers.append({
-            "00080020": _da(first.study_date), "00080030": _tm(first.study_time),
-            "00080050": _sh(first.accession_number),
-            "00080061": {"vr": "CS", "Value": modalities} if modalities else {"vr": "CS"},
-            "00100020": _lo(first.patient_id), "0020000D": _ui(study_uid),
-            "00201206": {"vr": "IS", "Value": [len({a.series_uid for a in instances})]},
-            "00201208": {"vr": "IS", "Value": [len(instances)]},
+            tags.STUDY_DATE: _da(first.study_date), tags.STUDY_TIME: _tm(first.study_time),
+            tags.ACCESSION_NUMBER: _sh(first.accession_number),
+            tags.MODALITIES_IN_STUDY: ({"vr": "CS", "Value": modalities} if modalities
+                                       else {"vr": "CS"}),
+            tags.PATIENT_ID: _lo(first.patient_id), tags.STUDY_INSTANCE_UID: _ui(study_uid),
+            tags.NUMBER_OF_STUDY_RELATED_SERIES: {
+                "vr": "IS", "Value": [len({a.series_uid for a in instances})]},
+            tags.NUMBER_OF_STUDY_RELATED_INSTANCES: {"vr": "IS", "Value": [len(instances)]},
         })
     return answers
 
@@ -115,11 +119,12 @@ def search_series(index: Mapping[Any, SearchAttributes], study_uid: str,
                 not _text_matches(first.modality, params.get("Modality")):
             continue
         answers.append({
-            "00080060": {"vr": "CS", "Value": [first.modality]} if first.modality
+            tags.MODALITY: {"vr": "CS", "Value": [first.modality]} if first.modality
             else {"vr": "CS"},
-            "0020000D": _ui(study_uid), "0020000E": _ui(series_uid),
-            "00200011": _is(first.series_number),
-            "00201209": {"vr": "IS", "Value": [len(series[series_uid])]},
+            tags.STUDY_INSTANCE_UID: _ui(study_uid), tags.SERIES_INSTANCE_UID: _ui(series_uid),
+            tags.SERIES_NUMBER: _is(first.series_number),
+            tags.NUMBER_OF_SERIES_RELATED_INSTANCES: {
+                "vr": "IS", "Value": [len(series[series_uid])]},
         })
     return answers
 
@@ -133,9 +138,9 @@ def search_instances(index: Mapping[Any, SearchAttributes], study_uid: str,
                      and _uid_matches(a.sop_uid, params.get("SOPInstanceUID"))
                      and _uid_matches(a.sop_class_uid, params.get("SOPClassUID"))),
                     key=lambda a: (a.series_uid, a.sop_uid))
-    return [{"00080016": _ui(a.sop_class_uid), "00080018": _ui(a.sop_uid),
-             "0020000D": _ui(a.study_uid), "0020000E": _ui(a.series_uid),
-             "00200013": _is(a.instance_number)} for a in chosen]
+    return [{tags.SOP_CLASS_UID: _ui(a.sop_class_uid), tags.SOP_INSTANCE_UID: _ui(a.sop_uid),
+             tags.STUDY_INSTANCE_UID: _ui(a.study_uid), tags.SERIES_INSTANCE_UID: _ui(a.series_uid),
+             tags.INSTANCE_NUMBER: _is(a.instance_number)} for a in chosen]
 
 
 def _study_matches(first: SearchAttributes, modalities: Iterable[str],

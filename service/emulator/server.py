@@ -20,6 +20,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from service.dicom import tags
 from service.emulator.app import GOOGLE_ROOT, EmulatorApp, RecordedRequest
 from service.emulator.dicomstore import DicomFolder, InstanceKey
 from service.emulator.faults import Fault
@@ -143,7 +144,7 @@ class Emulator:
                 f"/instances/{sop_uid}")
 
     def bulkdata_uri(self, study_uid: str, series_uid: str, sop_uid: str,
-                     tag: str = "7FE00010", *, google: bool = True) -> str:
+                     tag: str = tags.PIXEL_DATA, *, google: bool = True) -> str:
         return f"{self.instance_url(study_uid, series_uid, sop_uid, google=google)}/bulkdata/{tag}"
 
     # -- observation and fault injection ------------------------------------------------------

@@ -4,8 +4,7 @@ Each frame gets its own transformation (modality.py finds it: per-frame, shared
 or top-level rescale, or a Modality LUT). Output is float unless an integer
 dtype provably holds every value: nothing is cast silently.
 
-Windowing (C.11.2) lives in window.py; both are re-exported here so callers
-import the whole stage from one module.
+Windowing (C.11.2) lives in window.py.
 """
 
 from __future__ import annotations
@@ -19,28 +18,24 @@ import numpy as np
 from service.pixels.buffers import filled_bytes_array
 from service.pixels.errors import DtypeError, PixelDataError
 from service.pixels.modality import (
-    ModalityLUT,
     Rescale,
     apply_modality_lut,
     modality_lut,
     rescale_for_frame,
 )
-from service.pixels.window import WINDOW_PRESETS, parse_window, window_to_uint8
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "WINDOW_PRESETS", "ModalityLUT", "Rescale", "apply_modality_lut", "modality_lut",
-    "modality_transform", "parse_window", "rescale_for_frame", "to_hu", "window_to_uint8",
-]
-
-OUTPUT_DTYPES = ("float32", "float64", "int16")
+# What to_hu and modality_transform compute in.
+MODALITY_DTYPES = ("float32", "float64", "int16")
+# What the pixel and volume endpoints answer in: float64 is refused there.
+OUTPUT_DTYPES = ("float32", "int16")
 _INT16 = np.iinfo(np.int16)
 
 
 def _check_dtype(dtype: str) -> None:
-    if dtype not in OUTPUT_DTYPES:
-        raise DtypeError(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}, got {dtype!r}")
+    if dtype not in MODALITY_DTYPES:
+        raise DtypeError(f"dtype must be one of {', '.join(MODALITY_DTYPES)}, got {dtype!r}")
 
 
 def to_hu(stored: np.ndarray, rescale: Rescale, dtype: str = "float32") -> np.ndarray:

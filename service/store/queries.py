@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Engine, Integer, Select, and_, bindparam, exists, func, select
+from sqlalchemy import Connection, Engine, Integer, Select, and_, bindparam, exists, func, select
 
 from service.dicom.index_values import index_text
 from service.store.schema import instances, series, studies
@@ -163,6 +163,22 @@ def study_exists(engine: Engine, study_uid: str) -> bool:
                                   .where(studies.c.study_uid == study_uid)).first() is not None
 
 
+@functools.lru_cache(maxsize=1)
+def _series_lookup() -> Select:
+    return select(series.c.series_uid).where(series.c.series_uid == bindparam("q_series_uid"),
+                                             series.c.study_uid == bindparam("q_study_uid"))
+
+
+def _series_stored(connection: Connection, study_uid: str, series_uid: str) -> bool:
+    return connection.execute(_series_lookup(), {"q_series_uid": series_uid,
+                                                 "q_study_uid": study_uid}).first() is not None
+
+
+def series_exists(engine: Engine, study_uid: str, series_uid: str) -> bool:
+    with engine.connect() as connection:
+        return _series_stored(connection, study_uid, series_uid)
+
+
 def list_series(engine: Engine, study_uid: str, limit: int, offset: int) -> Page | None:
     with engine.connect() as connection:
         if connection.execute(select(studies.c.study_uid)
@@ -191,9 +207,7 @@ def list_instances(engine: Engine, study_uid: str, series_uid: str, limit: int,
     """Instances of a series in InstanceNumber, then slice position, then UID order."""
     where = (instances.c.series_uid == series_uid, instances.c.study_uid == study_uid)
     with engine.connect() as connection:
-        if connection.execute(select(series.c.series_uid).where(
-                series.c.series_uid == series_uid, series.c.study_uid == study_uid)).first() \
-                is None:
+        if not _series_stored(connection, study_uid, series_uid):
             return None
         rows = connection.execute(
             select(instances.c.summary).where(*where)
@@ -247,3 +261,30 @@ def study_instances_json(engine: Engine, study_uid: str,
     with engine.connect() as connection:
         return [bytes(b) for b in connection.execute(
             statement.order_by(instances.c.sop_uid)).scalars()]
+
+
+@dataclass(slots=True)
+class SeriesInstance:
+    sop_uid: str
+    attributes: bytes  # normalized JSON
+    has_pixel_data: bool
+    pixel_module_missing: list[str]
+
+
+def series_instances(engine: Engine, study_uid: str,
+                     series_uid: str) -> list[SeriesInstance] | None:
+    """Every instance of the series (in SOP Instance UID order), None when it is not stored,
+    with everything volume geometry needs: the list views carry only a summary, while
+    PixelSpacing, FrameOfReferenceUID and multi-frame functional groups are in the
+    normalized attributes."""
+    with engine.connect() as connection:
+        if not _series_stored(connection, study_uid, series_uid):
+            return None
+        rows = connection.execute(
+            select(instances.c.sop_uid, instances.c.attributes, instances.c.has_pixel_data,
+                   instances.c.pixel_module_missing)
+            .where(instances.c.series_uid == series_uid, instances.c.study_uid == study_uid)
+            .order_by(instances.c.sop_uid)).all()
+    return [SeriesInstance(row.sop_uid, bytes(row.attributes), bool(row.has_pixel_data),
+                           row.pixel_module_missing.split(",") if row.pixel_module_missing
+                           else []) for row in rows]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from service.dicom.records import InstanceRecord
-from service.store import qido
+from service.dicomweb import levels
 from service.store.engine import WRITE
 from service.store.schema import dumps as dumps_table
 from service.store.schema import instance_qido, instances, series, studies
@@ -160,19 +160,22 @@ def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
             study_rows[record.study_uid] = {
                 "study_uid": record.study_uid, "patient_id": record.patient_id,
                 "patient_name": name, "patient_name_key": name.upper() if name else None,
+                "patient_name_plain": record.patient_name_plain,
                 "study_date": record.study_date, "study_time": record.study_time,
                 "accession_number": record.accession_number,
                 "attributes": record.study_json, "updated_at": now,
-                **qido.study_columns(record.dicom_json),  # DICOM JSON of the level
+                "dicom_json": record.study_dicom_json,
             }
         if record.series_uid not in series_rows:
             series_rows[record.series_uid] = {
                 "series_uid": record.series_uid, "study_uid": record.study_uid,
                 "modality": record.modality, "series_number": record.series_number,
                 "attributes": record.series_json, "updated_at": now,
-                **qido.series_columns(record.dicom_json),
+                "dicom_json": record.series_dicom_json,
             }
-            qido.merge_study_columns(study_rows[record.study_uid], record.dicom_json)
+            study_row = study_rows[record.study_uid]
+            study_row["dicom_json"] = levels.merge_study_json(study_row["dicom_json"],
+                                                              record.study_dicom_json)
     _upsert(connection, studies, "study_uid", list(study_rows.values()))
     _upsert(connection, series, "series_uid", list(series_rows.values()))
 

@@ -1,6 +1,6 @@
 """Ordered, bounded, concurrent mapping: at most `window` results computed or waiting.
 
-The shape the volume stream (service.volumes.fetch.SliceStream) uses, for any work:
+The shape the volume stream (service.usecases.volumes.slices.SliceStream) uses, for any work:
 results come back in input order, the pool is refilled as each one is handed
 out, so memory is bounded by the window, not by the number of items. `start()`
 computes the first window before anything is sent, so an early failure can

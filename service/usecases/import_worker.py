@@ -2,7 +2,7 @@
 
 One dispatcher thread per process runs each import's QIDO-RS search a page at a time and
 hands claimed studies to a pool of `concurrency` threads; each fetches the study's
-WADO-RS metadata (that answer is a dump) and ingests it through service.ingest, the path
+WADO-RS metadata (that answer is a dump) and ingests it through service.usecases.ingest, the path
 of POST /v1/dumps: atomic and idempotent. At most `concurrency` dumps are in memory.
 
 The database holds all the state (service/store/imports.py), so a process that dies
@@ -30,9 +30,9 @@ from sqlalchemy import Engine
 
 from service.bulkdata.store_reader import StoreReader
 from service.errors import ServiceError
-from service.ingest import ingest_bytes
 from service.settings import Settings
 from service.store import imports as store
+from service.usecases.ingest import ingest_bytes
 
 log = logging.getLogger(__name__)
 

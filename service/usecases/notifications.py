@@ -7,7 +7,7 @@ A push subscription POSTs `{"message": {"data": base64, "attributes", "messageId
 "subscription"}` with a Google-signed OIDC token. Pub/Sub delivers at least once and
 redelivers until it gets a 2xx, so: the token is verified first; a malformed message or a
 store not mirrored is refused with a 4xx; the instance's metadata is fetched and ingested
-through service.ingest (idempotent); only then is the message id remembered and 200
+through service.usecases.ingest (idempotent); only then is the message id remembered and 200
 answered. A message id seen before is answered 200 without fetching anything.
 """
 
@@ -27,8 +27,8 @@ from sqlalchemy import Engine
 
 from service.bulkdata.store_reader import StoreReader
 from service.errors import BadRequest, ServiceError, Unauthorized, Unprocessable
-from service.ingest import ingest_bytes
 from service.store import imports as store
+from service.usecases.ingest import ingest_bytes
 
 log = logging.getLogger(__name__)
 

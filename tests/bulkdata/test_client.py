@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pydicom
 import pytest
 from pydicom.encaps import generate_frames
+from pydicom.uid import ExplicitVRLittleEndian
 
-from service.bulkdata.client import EXPLICIT_VR_LITTLE_ENDIAN, BulkDataClient
+from service.bulkdata.client import BulkDataClient
 from service.emulator.wire import encode_multipart
 from service.errors import ServiceUnavailable, Unprocessable
 
@@ -84,9 +85,9 @@ def test_rle_frames_stored_and_transcoded(client, emulator, instances):
     url = emulator.instance_url(written.study_uid, written.series_uid, written.sop_uid)
     stored = client.fetch_frames(url, [1], transfer_syntax="*")
     assert stored.frames == list(generate_frames(ds.PixelData, number_of_frames=1))
-    transcoded = client.fetch_frames(url, [1], transfer_syntax=EXPLICIT_VR_LITTLE_ENDIAN)
+    transcoded = client.fetch_frames(url, [1], transfer_syntax=ExplicitVRLittleEndian)
     assert transcoded.data == ds.pixel_array.astype("<i2").tobytes()
-    assert transcoded.transfer_syntax_uid == EXPLICIT_VR_LITTLE_ENDIAN
+    assert transcoded.transfer_syntax_uid == ExplicitVRLittleEndian
 
 
 def test_transcode_upstream_uses_the_frames_route(make_client, make_settings, emulator,
@@ -95,7 +96,7 @@ def test_transcode_upstream_uses_the_frames_route(make_client, make_settings, em
     written = instances["rle"]
     result = fetch(client, emulator, written)
     assert result.data == pydicom.dcmread(written.path).pixel_array.astype("<i2").tobytes()
-    assert result.transfer_syntax_uid == EXPLICIT_VR_LITTLE_ENDIAN
+    assert result.transfer_syntax_uid == ExplicitVRLittleEndian
     assert emulator.requests[-1].path.endswith("/frames/1")
     native = fetch(client, emulator, instances["ct1"])  # native data: still the bulkdata route
     assert native.frames is None and "/bulkdata/" in emulator.requests[-1].path

@@ -7,8 +7,8 @@ import pytest
 import requests
 from pydicom.encaps import generate_frames
 
-from service.bulkdata.multipart import parse_multipart
-from service.dicomweb import negotiate
+from service.bulkdata.multipart_reader import parse_multipart
+from service.dicomweb import wado_accept
 
 EXPLICIT = "1.2.840.10008.1.2.1"
 JPEG_BASELINE, JPEG_LS, J2K, RLE = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.80",
@@ -27,7 +27,7 @@ JPEG_BASELINE, JPEG_LS, J2K, RLE = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2
     ("image/jpeg, application/octet-stream", J2K, ("application/octet-stream", EXPLICIT, False)),
 ])
 def test_single_frame_negotiation(accept: str, stored: str, expected: tuple) -> None:
-    choice = negotiate.choose_frames(accept, stored, single_frame=True)
+    choice = wado_accept.choose_frames(accept, stored, single_frame=True)
     assert (choice.part_type, choice.transfer_syntax, choice.stored) == expected
     assert choice.single
 
@@ -39,13 +39,13 @@ def test_single_frame_negotiation(accept: str, stored: str, expected: tuple) -> 
     ("image/jp2; transfer-syntax=1.2.840.10008.1.2.4.91", J2K, True),
 ])
 def test_single_frame_refusals(accept: str, stored: str, single_frame: bool) -> None:
-    with pytest.raises(negotiate.NotAcceptableError):
-        negotiate.choose_frames(accept, stored, single_frame=single_frame)
+    with pytest.raises(wado_accept.NotAcceptableError):
+        wado_accept.choose_frames(accept, stored, single_frame=single_frame)
 
 
 def test_multipart_stays_the_default() -> None:
     for accept in (None, "*/*"):
-        assert not negotiate.choose_frames(accept, J2K, single_frame=True).single
+        assert not wado_accept.choose_frames(accept, J2K, single_frame=True).single
 
 
 def _frame_url(server, corpus, role: str, frames: str) -> str:  # type: ignore[no-untyped-def]

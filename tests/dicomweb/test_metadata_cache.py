@@ -11,9 +11,9 @@ import orjson
 import pytest
 import requests
 
-from service.dicomweb.cache import BodyCache
+from service.dicomweb.body_cache import BodyCache
 from service.emulator.server import Emulator
-from service.ingest import ingest_bytes
+from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import Corpus, Server, make_app, served
 from tests.dicomweb.oracle import read
 

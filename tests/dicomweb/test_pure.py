@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.bulkdata.multipart import parse_multipart
-from service.dicomweb import matching, negotiate, values
-from service.dicomweb.multipart import Part, write_multipart
+from service.bulkdata.multipart_reader import parse_multipart
+from service.dicomweb import matching, temporal_ranges, wado_accept
+from service.dicomweb.multipart_writer import Part, write_multipart
 from service.dicomweb.query import QueryError, parse_query
 from service.dicomweb.uris import rewrite_bulkdata_uris
 
@@ -22,7 +22,7 @@ from service.dicomweb.uris import rewrite_bulkdata_uris
     ("TM", "25x", None),
 ])
 def test_ranges(vr: str, text: str, expected) -> None:  # type: ignore[no-untyped-def]
-    assert values.parse_range(vr, text) == expected
+    assert temporal_ranges.parse_range(vr, text) == expected
 
 
 def _match(args: list[tuple[str, str]], dataset: dict, level: str = "instance") -> bool:
@@ -91,13 +91,13 @@ def test_query_errors_name_the_key(args, key: str) -> None:  # type: ignore[no-u
      "1.2.840.10008.1.2.1", ("application/octet-stream", "1.2.840.10008.1.2.1", False)),
 ])
 def test_frame_negotiation(accept, stored: str, expected) -> None:  # type: ignore[no-untyped-def]
-    choice = negotiate.choose_frames(accept, stored)
+    choice = wado_accept.choose_frames(accept, stored)
     assert (choice.part_type, choice.transfer_syntax, choice.stored) == expected
 
 
 def test_frame_negotiation_refuses() -> None:
-    with pytest.raises(negotiate.NotAcceptableError):
-        negotiate.choose_frames('multipart/related; type="image/jp2"', "1.2.840.10008.1.2.1")
+    with pytest.raises(wado_accept.NotAcceptableError):
+        wado_accept.choose_frames('multipart/related; type="image/jp2"', "1.2.840.10008.1.2.1")
 
 
 def test_multipart_round_trip_with_the_project_parser() -> None:
@@ -130,12 +130,12 @@ def test_rewrite_only_google_bulkdata_shapes() -> None:
 ])
 def test_rendered_negotiation(accept: str | None, multipart: bool,
                               expected: tuple[str, bool]) -> None:
-    assert negotiate.choose_rendered(accept, multipart=multipart) == expected
+    assert wado_accept.choose_rendered(accept, multipart=multipart) == expected
 
 
 @pytest.mark.parametrize(("accept", "multipart"), [
     ("image/gif", True), ('multipart/related; type="image/png"', False),
     ("image/png;q=0", False), ("application/dicom", True)])
 def test_rendered_refusals(accept: str, multipart: bool) -> None:
-    with pytest.raises(negotiate.NotAcceptableError, match="image/jpeg"):
-        negotiate.choose_rendered(accept, multipart=multipart)
+    with pytest.raises(wado_accept.NotAcceptableError, match="image/jpeg"):
+        wado_accept.choose_rendered(accept, multipart=multipart)

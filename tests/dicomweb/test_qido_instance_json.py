@@ -15,8 +15,8 @@ from service.dicomweb import levels
 from service.dicomweb.answers import answer_keys, needs_whole_instance
 from service.dicomweb.query import parse_query
 from service.emulator.server import Emulator
-from service.ingest import ingest_bytes
 from service.store.schema import instance_qido
+from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import Corpus, Server, make_app, served
 from tests.dicomweb.oracle import Oracle, read
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from service.bulkdata.multipart import parse_multipart
+from service.bulkdata.multipart_reader import parse_multipart
 from tests.dicomweb.oracle import windowed
 
 CT_ROLES = ("ct1", "ct2", "ct3", "ct4")

@@ -15,24 +15,19 @@ import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.uid import ExplicitVRLittleEndian
 
-from service.bulkdata.multipart import parse_multipart
-from service.dicomweb import negotiate
-from service.ingest import ingest_bytes
+from service.bulkdata.multipart_reader import parse_multipart
+from service.dicomweb import wado_accept
+from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import make_app, served
 from tests.support.part10 import assert_same_instance
+from tests.support.routes import dicomweb_path
 
 ROLES = ["report", "ct1", "dose", "dose_rle", "j2k"]
 AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
 
 def _url(server: Any, corpus: Any, role: str, level: str = "instance") -> str:
-    study_uid, series_uid, sop_uid = corpus.uids(role)
-    url = f"{server.dicomweb}/studies/{study_uid}"
-    if level in ("series", "instance"):
-        url += f"/series/{series_uid}"
-    if level == "instance":
-        url += f"/instances/{sop_uid}"
-    return url
+    return server.dicomweb + dicomweb_path(*corpus.uids(role), level)
 
 
 def _parts(response: requests.Response) -> list[Any]:
@@ -105,7 +100,7 @@ def test_other_representations_are_not_acceptable(server, corpus, accept: str) -
     answer = requests.get(_url(server, corpus, "ct1", "series"), headers={"Accept": accept})
     assert answer.status_code == 406
     assert answer.headers["Content-Type"] == "application/problem+json"
-    assert answer.json()["available"] == list(negotiate.INSTANCE_REPRESENTATIONS)
+    assert answer.json()["available"] == list(wado_accept.INSTANCE_REPRESENTATIONS)
 
 
 def test_unknown_resources_are_404_problems(server, corpus) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from dicomweb_client import DICOMwebClient
 from PIL import Image
 from pydicom.encaps import generate_frames
 
-from service.ingest import ingest_bytes
+from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import make_app, served
 
 

@@ -12,8 +12,8 @@ import requests
 from flask import Flask
 
 from service.emulator.server import Emulator
-from service.ingest import ingest_bytes
 from service.store.engine import make_engine
+from service.usecases.ingest import ingest_bytes
 from tests.support.google_store import StandInStudy, exported_by_hand, stored_rows
 
 

@@ -20,7 +20,8 @@ from service.pixels.encode import (
     to_raw,
 )
 from service.pixels.errors import EncodeError
-from service.pixels.hounsfield import modality_transform, window_to_uint8
+from service.pixels.hounsfield import modality_transform
+from service.pixels.window import window_to_uint8
 
 RNG = np.random.default_rng(3)
 

@@ -11,14 +11,8 @@ from pydicom.sequence import Sequence
 
 from service.pixels.decode import PixelDescription, decode_frames
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
-from service.pixels.hounsfield import (
-    Rescale,
-    apply_modality_lut,
-    modality_lut,
-    modality_transform,
-    rescale_for_frame,
-    to_hu,
-)
+from service.pixels.hounsfield import modality_transform, to_hu
+from service.pixels.modality import Rescale, apply_modality_lut, modality_lut, rescale_for_frame
 
 RNG = np.random.default_rng(7)
 

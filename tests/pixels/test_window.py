@@ -11,12 +11,8 @@ from pydicom.sequence import Sequence
 
 from service.pixels.decode import PixelDescription, decode_frames
 from service.pixels.errors import WindowError
-from service.pixels.hounsfield import (
-    WINDOW_PRESETS,
-    modality_transform,
-    parse_window,
-    window_to_uint8,
-)
+from service.pixels.hounsfield import modality_transform
+from service.pixels.window import WINDOW_PRESETS, parse_window, window_to_uint8
 
 RNG = np.random.default_rng(11)
 

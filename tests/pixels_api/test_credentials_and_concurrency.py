@@ -12,7 +12,7 @@ from google.oauth2 import service_account
 
 from service import create_app
 from service.bulkdata.credentials import HEALTHCARE_SCOPE
-from service.ingest import ingest_bytes
+from service.usecases.ingest import ingest_bytes
 
 
 def test_app_finds_credentials_through_google_application_credentials(

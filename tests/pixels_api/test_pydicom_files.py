@@ -38,7 +38,7 @@ from pydicom.uid import UID, generate_uid
 
 from service.emulator.server import Emulator
 from service.examples.factory import to_google_json
-from service.pixelservice import FLOAT_PIXEL_DATA
+from service.usecases.pixels import FLOAT_PIXEL_DATA
 from tests.support.dcm_files import file_dataset
 from tests.support.emulated import (
     emulated_app,

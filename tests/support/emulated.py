@@ -22,8 +22,8 @@ from service.bulkdata.client import BulkDataClient
 from service.bulkdata.credentials import HEALTHCARE_SCOPE
 from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
-from service.ingest import ingest_bytes
 from service.settings import Settings
+from service.usecases.ingest import ingest_bytes
 
 # Retried fetches cost milliseconds instead of the production half-second and more.
 FAST_BACKOFF: dict[str, float] = {"backoff_base": 0.01, "backoff_max": 0.05}
@@ -65,9 +65,8 @@ def emulated_app(settings: Settings, *, credentials: Any = None,
                  fast_retries: bool = True) -> Flask:
     """create_app with an injected BulkDataClient (short backoffs unless fast_retries is
     False), every dump of `dumps` ingested into its store."""
-    client = BulkDataClient(settings, credentials=credentials,
-                            **(FAST_BACKOFF if fast_retries else {}))
-    app = create_app(settings, bulkdata=client)
+    app = create_app(settings, bulkdata=lambda cache: BulkDataClient(
+        settings, cache=cache, credentials=credentials, **(FAST_BACKOFF if fast_retries else {})))
     for dump in dumps:
         ingest_bytes(app.extensions["engine"], orjson.dumps(dump))
     return app

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, func, select
 
 from bench.scale import StudyCloner
 from bench.throughput import package_of, parse_wrk, summarize_profile
-from service.ingest import ingest_bytes
 from service.store.schema import instances, studies
+from service.usecases.ingest import ingest_bytes
 
 # The shape of `wrk --latency` output (wrk 4.1.0).
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8080/healthz

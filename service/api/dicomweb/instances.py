@@ -1,7 +1,7 @@
 """WADO-RS retrieve of DICOM objects: GET …/studies/{s}[/series/{r}[/instances/{i}]] (PS3.18 §10.4).
 
 multipart/related; type="application/dicom", one Part 10 file per part, streamed
-as the use case (service.usecases.retrieve) hands them out. The answer is
+as the use case (service.usecases.dicomweb.retrieve) hands them out. The answer is
 negotiated and the first window fetched before the status line goes out, so
 those failures are problem bodies; a failure later aborts the connection (the
 client sees a truncated multipart body, never a wrong file).
@@ -10,7 +10,7 @@ client sees a truncated multipart body, never a wrong file).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
@@ -18,10 +18,10 @@ from service.api import engine, params, settings
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import PATIENT_DATA_HEADERS
-from service.dicomweb import negotiate
-from service.dicomweb.multipart import new_boundary
+from service.dicomweb import wado_accept
+from service.dicomweb.multipart_writer import new_boundary
 from service.errors import NotAcceptable
-from service.usecases.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
+from service.usecases.dicomweb.retrieve import RetrievedInstance, RetrieveQuery, open_retrieve
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,10 @@ def retrieve_instance(study: str, series: str, instance: str) -> Response:
 def _retrieve(study_uid: str, series_uid: str | None = None,
               sop_uid: str | None = None) -> Response:
     try:
-        syntax = negotiate.choose_instances(request.headers.get("Accept"))
-    except negotiate.NotAcceptableError as exc:
+        syntax = wado_accept.choose_instances(request.headers.get("Accept"))
+    except wado_accept.NotAcceptableError as exc:
         raise NotAcceptable(f"DICOM objects can be sent as {exc}.",
-                            available=list(negotiate.INSTANCE_REPRESENTATIONS)) from exc
+                            available=list(wado_accept.INSTANCE_REPRESENTATIONS)) from exc
     query = RetrieveQuery(study_uid, series_uid, sop_uid, syntax)
     config = settings()
     instances = open_retrieve(engine(), bulkdata_client(), query,
@@ -55,7 +55,7 @@ def _retrieve(study_uid: str, series_uid: str | None = None,
                               transcode_upstream=config.transcode_upstream)
     boundary = new_boundary()
     response = Response(_parts(instances, boundary, query), direct_passthrough=True,
-                        content_type=f'multipart/related; type="{negotiate.DICOM}"; '
+                        content_type=f'multipart/related; type="{wado_accept.DICOM}"; '
                                      f"boundary={boundary}")
     response.call_on_close(instances.close)  # also when the body is never iterated (HEAD)
     response.headers["Content-Location"] = request.base_url
@@ -63,7 +63,7 @@ def _retrieve(study_uid: str, series_uid: str | None = None,
     return response
 
 
-def _parts(instances: Iterator[RetrievedInstance], boundary: str,
+def _parts(instances: Iterable[RetrievedInstance], boundary: str,
            query: RetrieveQuery) -> Iterator[bytes]:
     """Each instance as one part; a failure mid-stream is logged and re-raised, so the
     server drops the connection instead of ending the body as if it were complete."""
@@ -72,7 +72,7 @@ def _parts(instances: Iterator[RetrievedInstance], boundary: str,
         for instance in instances:
             if marker in instance.data:  # 128 random bits: never seen, but never corrupt
                 raise RuntimeError(f"the multipart boundary occurs in {instance.sop_uid}")
-            yield (marker + b"\r\nContent-Type: " + negotiate.DICOM.encode()
+            yield (marker + b"\r\nContent-Type: " + wado_accept.DICOM.encode()
                    + b"; transfer-syntax=" + instance.transfer_syntax_uid.encode()
                    + b"\r\n\r\n")
             yield instance.data

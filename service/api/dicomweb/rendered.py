@@ -10,13 +10,13 @@ representative image fitted into 128×128 unless `viewport` says otherwise.
 Parameters: `window=center,width[,linear]` (PS3.18 §8.3.5.1.3), else the
 instance's own window; `viewport=vw,vh` scales the image to fit, keeping its
 aspect; `quality=1..100` for JPEG; `accept=` instead of the Accept header
-(§8.3.3.1). The rendering itself is service.usecases.render.
+(§8.3.3.1). The rendering itself is service.usecases.dicomweb.rendered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
@@ -24,10 +24,10 @@ from service.api import engine, params, settings
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import reject_unknown
-from service.dicomweb import negotiate
-from service.dicomweb.multipart import new_boundary
+from service.dicomweb import wado_accept
+from service.dicomweb.multipart_writer import new_boundary
 from service.errors import BadRequest, NotAcceptable
-from service.usecases.render import (
+from service.usecases.dicomweb.rendered import (
     THUMBNAIL_SIZE,
     FrameRef,
     RenderOptions,
@@ -134,7 +134,7 @@ def _many(study_uid: str, series_uid: str | None) -> Response:
     return _private(response)
 
 
-def _parts(images: Iterator[bytes], boundary: str, media_type: str,
+def _parts(images: Iterable[bytes], boundary: str, media_type: str,
            what: str) -> Iterator[bytes]:
     marker = f"--{boundary}".encode()
     try:
@@ -162,7 +162,8 @@ def _media_type(*, multipart: bool) -> tuple[str, bool]:
     """(image media type, multipart?) from `accept=` or the Accept header; 406 otherwise."""
     header = request.args.get("accept") or request.headers.get("Accept")
     try:
-        return negotiate.choose_rendered(header, multipart=multipart)
-    except negotiate.NotAcceptableError as exc:
-        offered = [*negotiate.RENDERED_TYPES, *(negotiate.MULTIPART_RENDERED if multipart else ())]
+        return wado_accept.choose_rendered(header, multipart=multipart)
+    except wado_accept.NotAcceptableError as exc:
+        offered = [*wado_accept.RENDERED_TYPES,
+                   *(wado_accept.MULTIPART_RENDERED if multipart else ())]
         raise NotAcceptable(f"Rendered images are {exc}.", available=offered) from exc

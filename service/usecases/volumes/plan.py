@@ -19,8 +19,8 @@ from service.dicom.geometry import SeriesGeometry, SlicePlane, analyze_series, p
 from service.errors import NotFound, Unprocessable
 from service.pixels.description import PixelDescription
 from service.pixels.modality import modality_lut, rescale_for_frame
-from service.pixelservice import OUTPUT_DTYPES, PixelQuery, describe_pixels, metadata_errors
-from service.store.series_geometry import series_instances
+from service.store.queries import series_instances
+from service.usecases.pixels import PixelQuery, check_dtype, describe_pixels, metadata_errors
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ def breaking(geometry: SeriesGeometry) -> list[dict[str, Any]]:
 
 def plan_volume(engine: Engine, query: VolumeQuery) -> VolumePlan:
     """The plan of the asked volume, or the 404/422 that refuses it before any fetch."""
-    if query.dtype not in OUTPUT_DTYPES:
-        raise Unprocessable(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}",
-                            parameter="dtype")
+    check_dtype(query.dtype)
     layout = load_layout(engine, query.study_uid, query.series_uid)
     geometry = layout.geometry
     if not geometry.slices:

@@ -1,7 +1,7 @@
 """The slices of a planned volume, fetched concurrently and yielded in volume order.
 
-Each slice goes through the pixel use case's own stages (service.pixelservice:
-fetch_payload → decode_payload → modality transformation), so it shares the
+Each slice goes through the pixel pipeline (service.usecases.pixels.modality_values:
+fetch → decode → modality transformation), as GET …/pixels does, so it shares the
 bulk-data client's authorized session, retries, allowlist and single-flight
 payload cache. At most `concurrency` slices are in flight or waiting to be
 sent (service.usecases.bounded.OrderedPool, which WADO-RS retrieve shares): memory
@@ -23,10 +23,9 @@ import numpy as np
 from service.bulkdata.client import BulkDataClient
 from service.dicom.geometry import SlicePlane
 from service.errors import ServiceError
-from service.pixels.hounsfield import modality_transform
-from service.pixelservice import PixelQuery, decode_payload, fetch_payload, metadata_errors
 from service.usecases.bounded import OrderedPool
-from service.volumes.plan import VolumePlan
+from service.usecases.pixels import PixelQuery, PixelSource, modality_values
+from service.usecases.volumes.plan import VolumePlan
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +33,11 @@ log = logging.getLogger(__name__)
 def slice_values(client: BulkDataClient, plan: VolumePlan, plane: SlicePlane) -> np.ndarray:
     """Modality values (rows, columns) of one slice in the plan's dtype."""
     layout = plan.layout
-    attrs = layout.attributes[plane.sop_uid]
-    desc = plan.descriptions[plane.sop_uid]
     query = PixelQuery(layout.study_uid, layout.series_uid, plane.sop_uid, (plane.frame,),
                        plan.dtype)
-    payload = fetch_payload(client, attrs, desc, query)
-    stored = decode_payload(payload, desc, [plane.frame], plane.sop_uid)
-    with metadata_errors(plane.sop_uid):
-        values = modality_transform(stored, attrs, [plane.frame], plan.dtype)
-    return values[0]
+    source = PixelSource(layout.attributes[plane.sop_uid], plan.descriptions[plane.sop_uid],
+                         [plane.frame])
+    return modality_values(client, query, source)[0]
 
 
 class SliceStream:

@@ -5,7 +5,7 @@
 folder, the Healthcare API emulator serves them on loopback, and the service
 is pointed at it (a service-account key file for google-auth, and the API
 root the Google BulkDataURIs of the example dump are re-rooted onto). Like
-the CLI, this module stands beside the service: nothing else imports it.
+the rest of the CLI, this module stands beside the service: the service never imports it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from service.emulator.server import Emulator
 from service.examples.factory import example_datasets, write_dicom_files
 from service.examples.files import dicom_file_name
 from service.examples.shipped import EXAMPLE_DUMP_PATH
-from service.ingest import ingest_bytes
 from service.settings import PREFIX, Settings
+from service.usecases.ingest import ingest_bytes
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from service.bulkdata.multipart import MultipartError, parse_media_type, parse_multipart
+from service.bulkdata.multipart_reader import MultipartError, parse_media_type, parse_multipart
 
 PAYLOAD = bytes(range(256)) * 8 + b"\r\n--not-the-boundary\r\n"
 

@@ -1,4 +1,4 @@
-"""A series' geometry as the JSON document of GET …/geometry and as X-* response headers.
+"""A series' geometry as the JSON document of GET …/geometry and as X-* headers of …/volume.
 
 Axis conventions, the same everywhere: arrays are (slices, rows, columns); the
 "row" direction is the first triplet of ImageOrientationPatient (the way column
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.api.pixel_headers import numbers
 from service.dicom.geometry import SeriesGeometry, SlicePlane, slice_normal
-from service.pixelservice import numbers
-from service.volumes.plan import SeriesLayout, breaking
+from service.usecases.volumes.plan import SeriesLayout, breaking
 
 
 def _unit(vector: Any) -> list[float] | None:
@@ -84,7 +84,8 @@ def geometry_headers(geometry: SeriesGeometry) -> dict[str, str]:
     spacing, directions = _spacing(geometry), _directions(geometry)
     if first is not None and first.position is not None and directions is not None:
         headers["X-Origin"] = numbers(list(first.position))
-        headers["X-Direction"] = numbers([*directions["row"], *directions["column"],
+        headers["X-Direction"] = numbers([*(directions["row"] or ()),
+                                          *(directions["column"] or ()),
                                           *(directions["slice"] or ())])
     if spacing is not None:
         headers["X-Spacing"] = numbers(spacing)

@@ -1,9 +1,14 @@
-"""The pixel use case: a stored instance → its Pixel Data fetched → modality values (HU).
+"""The pixel pipeline: a stored instance → its Pixel Data fetched → stored or modality values.
 
 Ties the store (normalized attributes, parsed once with orjson), the bulk-data
 client (allowlist, google-auth, retries, single-flight payload cache) and the
-pure pixel pipeline (decode, modality transformation). No Flask here: the
-view in service/api/pixels.py parses the request and shapes the answer.
+pure pixel pipeline (decode, modality transformation). Every pixel answer runs
+through here: GET …/pixels (resolve_pixels), each slice of a volume
+(modality_values) and WADO-RS frames (frame_bytes). No Flask here: the views
+parse the request and shape the answer (service.api.pixel_headers).
+
+    source = open_pixels(engine, query)          # 404/422 before any fetch
+    values = modality_values(client, query, source)
 
 Errors leave as service.errors errors: metadata that cannot describe the
 pixels → 422, a payload that does not match it → 502 naming what differed,
@@ -27,18 +32,18 @@ import orjson
 from sqlalchemy import Engine
 
 from service.bulkdata.client import BulkDataClient, PixelPayload
-from service.dicom.functional_groups import frame_item, functional_value
+from service.dicom.transfer_syntax import NATIVE_LITTLE_ENDIAN
 from service.errors import NotFound, Unprocessable, UpstreamError
 from service.pixels.decode import decode_frame_codestreams, decode_frames
 from service.pixels.description import PixelDescription
+from service.pixels.encapsulated import split_frames
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
-from service.pixels.hounsfield import modality_transform
+from service.pixels.hounsfield import OUTPUT_DTYPES, modality_transform
 from service.pixels.modality import Rescale, modality_lut, rescale_for_frame
 from service.store.queries import get_instance
 
 log = logging.getLogger(__name__)
 
-OUTPUT_DTYPES = ("float32", "int16")
 FLOAT_PIXEL_DATA = ("Only integer Pixel Data (7FE0,0010) is supported; this instance has "
                     "Float or Double Float Pixel Data.")
 
@@ -63,6 +68,16 @@ class InstancePixels:
     attributes: Mapping[str, Any]
     description: PixelDescription
     rescales: list[Rescale] | None  # None when a Modality LUT Sequence was applied
+
+
+@dataclass(frozen=True)
+class PixelSource:
+    """What the stored metadata says of an instance's pixels, checked before any fetch:
+    its attributes, its Image Pixel module and the asked frames (1-based, in range)."""
+
+    attributes: Mapping[str, Any]
+    description: PixelDescription
+    frames: list[int]
 
 
 @contextmanager
@@ -127,28 +142,72 @@ def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
     return vr if vr in ("OB", "OW") else "OB"
 
 
-def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
-    """Fetch (or take from the cache), decode and rescale the asked frames of one instance."""
-    if query.dtype not in OUTPUT_DTYPES:
-        raise Unprocessable(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}",
-                            parameter="dtype")
-    started = time.perf_counter()
+def open_pixels(engine: Engine, query: PixelQuery) -> PixelSource:
+    """The instance's attributes and pixel description; 404/422 before any fetch."""
     attrs = load_attributes(engine, query)
     desc = describe_pixels(engine, query, attrs)
     with metadata_errors(query.sop_uid):
         indices = desc.frame_indices(query.frames)  # before any fetch: 404 costs nothing
-    frames = [index + 1 for index in indices]
-    payload = fetch_payload(client, attrs, desc, query)
-    fetched = time.perf_counter()
-    stored = decode_payload(payload, desc, frames, query.sop_uid)
+    return PixelSource(attrs, desc, [index + 1 for index in indices])
+
+
+def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
+    """Fetch (or take from the cache), decode and rescale the asked frames of one instance."""
+    check_dtype(query.dtype)
+    source = open_pixels(engine, query)
+    values = modality_values(client, query, source)
+    attrs = source.attributes
     with metadata_errors(query.sop_uid):
-        values = modality_transform(stored, attrs, frames, query.dtype)
         rescales = None if modality_lut(attrs) is not None else [
-            rescale_for_frame(attrs, frame) for frame in frames]
+            rescale_for_frame(attrs, frame) for frame in source.frames]
+    return InstancePixels(values, source.frames, attrs, source.description, rescales)
+
+
+def check_dtype(dtype: str) -> None:
+    """422 naming `dtype` unless it is one of OUTPUT_DTYPES."""
+    if dtype not in OUTPUT_DTYPES:
+        raise Unprocessable(f"dtype must be one of {', '.join(OUTPUT_DTYPES)}",
+                            parameter="dtype")
+
+
+def modality_values(client: BulkDataClient, query: PixelQuery,
+                    source: PixelSource) -> np.ndarray:
+    """Fetch → decode → modality transformation: the values of source.frames in query.dtype,
+    shaped (frames, rows, columns[, samples])."""
+    started = time.perf_counter()
+    payload = fetch_payload(client, source.attributes, source.description, query)
+    fetched = time.perf_counter()
+    stored = decode_payload(payload, source.description, source.frames, query.sop_uid)
+    with metadata_errors(query.sop_uid):
+        values = modality_transform(stored, source.attributes, source.frames, query.dtype)
     log.debug("pixels of %s: %d frame(s), fetch %.1f ms, decode+rescale %.1f ms",
-              query.sop_uid, len(frames), (fetched - started) * 1e3,
+              query.sop_uid, len(source.frames), (fetched - started) * 1e3,
               (time.perf_counter() - fetched) * 1e3)
-    return InstancePixels(values, frames, attrs, desc, rescales)
+    return values
+
+
+def frame_bytes(client: BulkDataClient, query: PixelQuery, source: PixelSource, *,
+                as_stored: bool) -> list[bytes]:
+    """The stored bytes of source.frames: as stored (compressed frames stay compressed) or,
+    when not `as_stored`, in Explicit VR Little Endian (native, decoded where needed)."""
+    desc, numbers = source.description, source.frames
+    payload = fetch_payload(client, source.attributes, desc, query)
+    if payload.frames is not None:  # transcoded upstream: already Explicit VR LE frames
+        return [payload.frames[n - 1] for n in numbers]
+    if as_stored:
+        with metadata_errors(query.sop_uid):
+            return split_frames(payload.data, desc, [n - 1 for n in numbers])
+    if desc.transfer_syntax_uid in NATIVE_LITTLE_ENDIAN and desc.bits_allocated % 8 == 0:
+        size = desc.rows * desc.columns * desc.samples_per_pixel * desc.bits_allocated // 8
+        data = memoryview(payload.data)
+        if len(data) >= size * desc.number_of_frames:
+            return [bytes(data[(n - 1) * size:n * size]) for n in numbers]
+    # Compressed, big endian, packed bits or short: decode only the asked frames.
+    values = decode_payload(payload, desc, numbers, query.sop_uid)
+    little = values.astype(values.dtype.newbyteorder("<"), copy=False)
+    if desc.bits_allocated == 1:
+        return [np.packbits(frame.ravel(), bitorder="little").tobytes() for frame in little]
+    return [frame.tobytes() for frame in little]
 
 
 def fetch_payload(client: BulkDataClient, attrs: Mapping[str, Any], desc: PixelDescription,
@@ -195,46 +254,6 @@ def decode_payload(payload: PixelPayload, desc: PixelDescription, frames: Sequen
             f"metadata: {exc}.", sop_instance_uid=sop_uid,
             transfer_syntax_uid=desc.transfer_syntax_uid,
             received_bytes=len(payload.data)) from exc
-
-
-# -- geometry and rescale, as response headers -----------------------------------------------
-
-def describe_headers(pixels: InstancePixels) -> dict[str, str]:
-    """X-Rescale-*, X-Pixel-Spacing, X-Image-Position/Orientation: comma-separated numbers.
-
-    Rescale headers hold one value when every returned frame shares it, else one per
-    frame; position is that of the first returned frame. Absent attributes are omitted.
-    """
-    headers: dict[str, str] = {}
-    if pixels.rescales is None:
-        headers["X-Modality-LUT"] = "applied"
-    else:
-        for name, field in (("X-Rescale-Slope", "slope"), ("X-Rescale-Intercept", "intercept")):
-            values = [getattr(rescale, field) for rescale in pixels.rescales]
-            headers[name] = numbers(values[:1] if len(set(values)) == 1 else values)
-    frame = pixels.frames[0]
-    for name, keyword, macro in (
-            ("X-Pixel-Spacing", "PixelSpacing", "PixelMeasuresSequence"),
-            ("X-Image-Position", "ImagePositionPatient", "PlanePositionSequence"),
-            ("X-Image-Orientation", "ImageOrientationPatient", "PlaneOrientationSequence")):
-        value = functional_value(pixels.attributes, frame_item(pixels.attributes, frame),
-                                 macro, keyword)
-        if value:
-            headers[name] = numbers(value)
-    return headers
-
-
-def numbers(values: Any) -> str:
-    """"-1024", "0.5,0.5": integral values without a fraction, others round-trippable."""
-    items = values if isinstance(values, list | tuple) else [values]
-    return ",".join(_number(item) for item in items)
-
-
-def _number(value: Any) -> str:
-    number = float(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return repr(number)
 
 
 def _text(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary, values
+from service.dicom import dictionary, tags, value_formats
 from service.dicom.json_model import ExactFloat, first_value, private_creators
 
 MAX_VALUE_CHARS = 96  # longer values are cut with an ellipsis in `show`
@@ -23,7 +23,7 @@ def _scalar_text(value: Any, vr: str) -> str:
     if value is None:
         return ""
     if vr == "PN":
-        return values.person_name(value) or ""
+        return value_formats.person_name(value) or ""
     if isinstance(value, ExactFloat):
         return value.text
     return str(value)
@@ -130,13 +130,14 @@ def tree_lines(instances: list[dict], with_instances: bool = False) -> list[str]
     """Patient → Study → Series (→ Instance) with counts, modalities and descriptions."""
     patients: dict[tuple, dict[str, dict[str, list[dict]]]] = {}
     for instance in instances:
-        patient = (values.person_name(first_value(instance, "00100010")),
-                   first_value(instance, "00100020"))
+        patient = (value_formats.person_name(first_value(instance, tags.PATIENT_NAME)),
+                   first_value(instance, tags.PATIENT_ID))
         studies = patients.setdefault(patient, {})
         series = studies.setdefault(
-            first_value(instance, "0020000D") or "(no StudyInstanceUID)", {})
-        series.setdefault(first_value(instance, "0020000E") or "(no SeriesInstanceUID)",
-                          []).append(instance)
+            first_value(instance, tags.STUDY_INSTANCE_UID) or "(no StudyInstanceUID)", {})
+        series.setdefault(
+            first_value(instance, tags.SERIES_INSTANCE_UID) or "(no SeriesInstanceUID)", []
+        ).append(instance)
     lines = []
     for (name, patient_id), studies in patients.items():
         count = sum(len(group) for series in studies.values() for group in series.values())
@@ -145,30 +146,31 @@ def tree_lines(instances: list[dict], with_instances: bool = False) -> list[str]
                      f"{plural(count, 'instance')}")
         members = {uid: [i for group in series.values() for i in group]
                    for uid, series in studies.items()}
-        for study_uid in sorted(studies, key=lambda uid: str(_any(members[uid], "00080020"))):
+        for study_uid in sorted(studies, key=lambda uid: str(_any(members[uid], tags.STUDY_DATE))):
             series, study = studies[study_uid], members[study_uid]
-            date, accession = _any(study, "00080020"), _any(study, "00080050")
-            modalities = sorted({str(first_value(i, "00080060")) for i in study
-                                 if first_value(i, "00080060")})
+            date, accession = _any(study, tags.STUDY_DATE), _any(study, tags.ACCESSION_NUMBER)
+            modalities = sorted({str(first_value(i, tags.MODALITY)) for i in study
+                                 if first_value(i, tags.MODALITY)})
             lines.append(
-                f"  Study {study_uid}{' ' + values.date_iso(date) if date else ''}"
-                f"{_described(_any(study, '00081030'))}"
+                f"  Study {study_uid}{' ' + value_formats.date_iso(date) if date else ''}"
+                f"{_described(_any(study, tags.STUDY_DESCRIPTION))}"
                 f"{f' accession {accession}' if accession else ''}: "
                 f"{plural(len(series), 'series', 'series')}, "
                 f"{plural(len(study), 'instance')}, modalities {'/'.join(modalities) or '—'}")
             for series_uid in sorted(series, key=lambda uid: _number_key(
-                    _any(series[uid], "00200011"))):
+                    _any(series[uid], tags.SERIES_NUMBER))):
                 group = series[series_uid]
-                number = _any(group, "00200011")
+                number = _any(group, tags.SERIES_NUMBER)
                 lines.append(f"    Series {series_uid}{f' #{number}' if number is not None else ''}"
-                             f" {_any(group, '00080060') or '—'}"
-                             f"{_described(_any(group, '0008103E'))}: "
+                             f" {_any(group, tags.MODALITY) or '—'}"
+                             f"{_described(_any(group, tags.SERIES_DESCRIPTION))}: "
                              f"{plural(len(group), 'instance')}")
                 if not with_instances:
                     continue
                 for instance in sorted(group, key=lambda i: (
-                        _number_key(first_value(i, "00200013")), first_value(i, "00080018") or "")):
-                    number = first_value(instance, "00200013")
-                    lines.append(f"      Instance {first_value(instance, '00080018')}"
+                        _number_key(first_value(i, tags.INSTANCE_NUMBER)),
+                        first_value(i, tags.SOP_INSTANCE_UID) or "")):
+                    number = first_value(instance, tags.INSTANCE_NUMBER)
+                    lines.append(f"      Instance {first_value(instance, tags.SOP_INSTANCE_UID)}"
                                  f"{f' #{number}' if number is not None else ''}")
     return lines

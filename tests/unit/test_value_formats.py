@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.dicom import values
+from service.dicom import value_formats
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -13,7 +13,7 @@ from service.dicom import values
     ("not a date", "not a date"),
 ])
 def test_date_iso(text: str, expected: str) -> None:
-    assert values.date_iso(text) == expected
+    assert value_formats.date_iso(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -26,7 +26,7 @@ def test_date_iso(text: str, expected: str) -> None:
     ("noon", "noon"),
 ])
 def test_time_iso(text: str, expected: str) -> None:
-    assert values.time_iso(text) == expected
+    assert value_formats.time_iso(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -38,7 +38,7 @@ def test_time_iso(text: str, expected: str) -> None:
     ("yesterday", "yesterday"),
 ])
 def test_datetime_iso(text: str, expected: str) -> None:
-    assert values.datetime_iso(text) == expected
+    assert value_formats.datetime_iso(text) == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -50,12 +50,12 @@ def test_datetime_iso(text: str, expected: str) -> None:
     (None, None),
 ])
 def test_person_name(value: dict | None, expected: str | None) -> None:
-    assert values.person_name(value) == expected
+    assert value_formats.person_name(value) == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("1.50", 1.5), (" -1024 ", -1024), (2.5, 2.5), ("", None), ("abc", "abc"), ("1e3", 1000.0),
 ])
 def test_decimal_number(value: object, expected: object) -> None:
-    result = values.decimal_number(value)
+    result = value_formats.decimal_number(value)
     assert result == expected and type(result) is type(expected)

@@ -19,7 +19,8 @@ from service.dicom.records import InstanceRecord, parse_dump
 from service.errors import Conflict, InvalidDump, ServiceUnavailable
 from service.store import repository
 
-log = logging.getLogger(__name__)
+# The logger keeps its name from before the move to usecases/: log queries select on it.
+log = logging.getLogger("service.ingest")
 
 MAX_REPORTED_ERRORS = 1000
 # SQLSTATEs of a dump transaction that lost a race with another one (another replica or

@@ -13,19 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+from pydicom.uid import ExplicitVRLittleEndian
+
+from service.dicom.transfer_syntax import IMAGE_MEDIA_TYPES, NATIVE_LITTLE_ENDIAN
+
 OCTET_STREAM = "application/octet-stream"
-# Compressed transfer syntaxes and the media type of their frames (PS3.18 Table 8.7.3-2).
-IMAGE_MEDIA_TYPES = {
-    "1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.51": "image/jpeg",
-    "1.2.840.10008.1.2.4.57": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
-    "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
-    "1.2.840.10008.1.2.4.90": "image/jp2", "1.2.840.10008.1.2.4.91": "image/jp2",
-    "1.2.840.10008.1.2.4.201": "image/jphc", "1.2.840.10008.1.2.4.202": "image/jphc",
-    "1.2.840.10008.1.2.4.203": "image/jphc",
-    "1.2.840.10008.1.2.5": "image/dicom-rle",
-}
 
 
 class NotAcceptableError(ValueError):
@@ -92,8 +84,8 @@ def choose_frames(header: str | None, stored_syntax: str, *,
     (decoded, or as stored with transfer-syntax=*), or the image media type of the stored
     compressed syntax (image/jpeg, image/jp2, image/jls, …) with transfer-syntax absent or *.
     """
-    decoded = FrameChoice(OCTET_STREAM, EXPLICIT_VR_LITTLE_ENDIAN, False)
-    native = stored_syntax in (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
+    decoded = FrameChoice(OCTET_STREAM, ExplicitVRLittleEndian, False)
+    native = stored_syntax in NATIVE_LITTLE_ENDIAN
     image_type = IMAGE_MEDIA_TYPES.get(stored_syntax)
     for accepted in parse_accept(header):
         if accepted.quality <= 0:
@@ -111,7 +103,7 @@ def choose_frames(header: str | None, stored_syntax: str, *,
         part_type = accepted.params.get("type", "*/*").lower()
         syntax = accepted.params.get("transfer-syntax")
         if part_type in ("*/*", OCTET_STREAM, "application/*") and syntax in (
-                None, EXPLICIT_VR_LITTLE_ENDIAN):
+                None, ExplicitVRLittleEndian):
             return decoded
         if part_type in ("*/*", OCTET_STREAM) and (syntax == "*" or syntax == stored_syntax):
             if native:
@@ -123,7 +115,7 @@ def choose_frames(header: str | None, stored_syntax: str, *,
                 and syntax in (None, "*", stored_syntax):
             return FrameChoice(image_type, stored_syntax, True)
     available = [f'multipart/related; type="{OCTET_STREAM}"; transfer-syntax='
-                 f"{EXPLICIT_VR_LITTLE_ENDIAN}"]
+                 f"{ExplicitVRLittleEndian}"]
     if not native and stored_available:
         available.append(f'multipart/related; type="{OCTET_STREAM}"; transfer-syntax='
                          f"{stored_syntax}")
@@ -140,9 +132,9 @@ def _single_frame(accepted: MediaRange, stored_syntax: str, native: bool,
                   compressed_available: bool, image_type: str | None) -> FrameChoice | None:
     syntax = accepted.params.get("transfer-syntax")
     if accepted.media_type == OCTET_STREAM:
-        if syntax in (None, EXPLICIT_VR_LITTLE_ENDIAN) or (native and syntax in (
+        if syntax in (None, ExplicitVRLittleEndian) or (native and syntax in (
                 "*", stored_syntax)):
-            return FrameChoice(OCTET_STREAM, EXPLICIT_VR_LITTLE_ENDIAN, False, single=True)
+            return FrameChoice(OCTET_STREAM, ExplicitVRLittleEndian, False, single=True)
         if compressed_available and syntax in ("*", stored_syntax):
             return FrameChoice(OCTET_STREAM, stored_syntax, True, single=True)
         return None
@@ -156,7 +148,7 @@ DICOM = "application/dicom"
 # What a study, series or instance can be sent as (PS3.18 §10.4.1.1.1, Table 8.7.3-5).
 INSTANCE_REPRESENTATIONS = (
     f'multipart/related; type="{DICOM}"; transfer-syntax=*',
-    f'multipart/related; type="{DICOM}"; transfer-syntax={EXPLICIT_VR_LITTLE_ENDIAN}',
+    f'multipart/related; type="{DICOM}"; transfer-syntax={ExplicitVRLittleEndian}',
 )
 
 
@@ -167,13 +159,13 @@ def choose_instances(header: str | None) -> str:
         if accepted.quality <= 0:
             continue
         if accepted.media_type in ("*/*", "multipart/*"):
-            return EXPLICIT_VR_LITTLE_ENDIAN
+            return ExplicitVRLittleEndian
         if accepted.media_type != "multipart/related":
             continue
         if accepted.params.get("type", DICOM).lower() not in (DICOM, "application/*", "*/*"):
             continue
-        syntax = accepted.params.get("transfer-syntax", EXPLICIT_VR_LITTLE_ENDIAN)
-        if syntax in ("*", EXPLICIT_VR_LITTLE_ENDIAN):
+        syntax = accepted.params.get("transfer-syntax", ExplicitVRLittleEndian)
+        if syntax in ("*", ExplicitVRLittleEndian):
             return syntax
     raise NotAcceptableError("; or ".join(INSTANCE_REPRESENTATIONS))
 
