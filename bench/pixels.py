@@ -13,6 +13,8 @@ loopback. For each slice, in the same run, interleaved:
            disabled (every request fetches from the emulator), then the array read
   int16    the same with dtype=int16: the same number of bytes as the plain GET
   cached   GET /pixels of one slice, repeated, from a second gunicorn with the cache on
+  floor    the same gunicorn set-up sending a prepared .npy of that size, no application
+           (bench.pixels:npy_floor): what any answer of a float32 slice costs here
 
 Every HTTP body but dwc's is read the same way (read_body: one read of the whole
 body, not requests' 10 KiB chunks). Warm-up requests are not timed. Beside the
@@ -143,16 +145,34 @@ def publish(title: str, description: str, table: str) -> None:
     print(f"written to {RESULTS}")
 
 
-class Gunicorn:
-    """The service as a real gunicorn process on a free loopback port."""
+def _prepared_npy() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((512, 512), dtype=np.float32))
+    return buffer.getvalue()
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+
+_FLOOR_NPY = _prepared_npy()
+
+
+def npy_floor(environ: dict, start_response) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The floor of a cached slice: the same gunicorn (config, worker, access log) sending a
+    prepared 512×512 float32 .npy, with no application in it."""
+    start_response("200 OK", [("Content-Type", "application/x-npy"),
+                              ("Content-Length", str(len(_FLOOR_NPY)))])
+    return [_FLOOR_NPY]
+
+
+class Gunicorn:
+    """The service (or another WSGI app) as a real gunicorn process on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path,
+                 app: str = "service:create_app()") -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [gunicorn, "--workers", "1", "--threads", "4", "--bind", self.url[7:],
-             "service:create_app()"], cwd=ROOT, env={**os.environ, **env},
+             app], cwd=ROOT, env={**os.environ, **env},
             stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -237,7 +257,7 @@ def run(rounds: int, workdir: Path) -> tuple[dict[str, list[float]], dict[str, l
     slices = [ds for ds in datasets if ds.Modality == "CT"]
     write_dicom_files(datasets, workdir / "dicom")
     samples: dict[str, list[float]] = {"plain": [], "dwc": [], "service": [], "int16": [],
-                                       "cached": []}
+                                       "cached": [], "floor": []}
     with EmulatorProcess(workdir / "dicom", workdir) as emulator:
         env = {"DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}",
                "GOOGLE_APPLICATION_CREDENTIALS": str(emulator.key_file),
@@ -246,6 +266,7 @@ def run(rounds: int, workdir: Path) -> tuple[dict[str, list[float]], dict[str, l
         uncached = Gunicorn({**env, "DICOM_RESOLVER_PIXEL_CACHE_BYTES": "0"},
                             workdir / "uncached.log")
         cached = Gunicorn(env, workdir / "cached.log")
+        floor = Gunicorn(env, workdir / "floor.log", app="bench.pixels:npy_floor")
         try:
             http = requests.Session()
             http.trust_env = False
@@ -297,14 +318,18 @@ def run(rounds: int, workdir: Path) -> tuple[dict[str, list[float]], dict[str, l
                     timed(samples["int16"], lambda ds=ds: service(uncached.url, ds, "int16"))
             one = slices[len(slices) // 2]
             service(cached.url, one)
+            load_npy(read_body(http, floor.url))
             for _ in range(rounds * len(slices)):
                 cpu.request(cached, "cached")
                 timed(samples["cached"], lambda: service(cached.url, one))
+                cpu.request(floor, "floor")
+                timed(samples["floor"], lambda: load_npy(read_body(http, floor.url)))
             time.sleep(0.2)  # what the servers do after the last answer counts too
             cpu.finish()
         finally:
             uncached.stop()
             cached.stop()
+            floor.stop()
     return samples, cpu.samples
 
 
@@ -315,6 +340,7 @@ def report(samples: dict[str, list[float]], cpu: dict[str, list[float]]) -> str:
         "service": "service GET /pixels npy float32, uncached (fetch every time)",
         "int16": "service GET /pixels npy int16 (same bytes as plain), uncached",
         "cached": "service GET /pixels npy float32, cached slice repeated",
+        "floor": "floor: the same gunicorn sending a prepared 512² float32 .npy (no app)",
     }
     lines = ["| path | n | p50 ms | p95 ms | service CPU ms/request (mean) |",
              "|---|---|---|---|---|"]
@@ -333,6 +359,12 @@ def report(samples: dict[str, list[float]], cpu: dict[str, list[float]]) -> str:
                  f"{'met' if overhead <= 3 else 'NOT met'} for float32, "
                  f"{'met' if same_bytes <= 3 else 'NOT met'} for int16); cached slice p50 "
                  f"{cached:.2f} ms (target ≤ 2 ms: {'met' if cached <= 2 else 'NOT met'}).")
+    floor = percentiles(samples["floor"])[0]
+    dwc = percentiles(samples["dwc"])[0]
+    lines.append(f"Above the floor of sending a float32 slice ({floor:.2f} ms): cached "
+                 f"{cached - floor:.2f} ms, uncached {overhead - floor:.2f} ms over the plain "
+                 f"GET. Plain GET + floor = {plain + floor:.2f} ms, the least the two hops of "
+                 f"an uncached float32 slice take, vs dicomweb-client + numpy {dwc:.2f} ms.")
     return "\n".join(lines)
 
 
