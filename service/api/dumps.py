@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO, cast
+from typing import IO
 
 import orjson
 from flask import Blueprint, Response, current_app, request
@@ -27,7 +27,7 @@ def _read_body(limit: int) -> bytes:
     return read_body(_body_stream(), limit, gzipped=encoding == "gzip")
 
 
-def _body_stream() -> BinaryIO:
+def _body_stream() -> IO[bytes]:
     """The body as sent: as the server ends it, else bounded by its Content-Length.
 
     Werkzeug's stream for a chunked body stops quietly at MAX_CONTENT_LENGTH, which would
@@ -38,7 +38,7 @@ def _body_stream() -> BinaryIO:
     """
     if request.environ.get("wsgi.input_terminated"):
         return request.environ["wsgi.input"]
-    return cast(BinaryIO, request.stream)  # werkzeug types it as IO[bytes]
+    return request.stream
 
 
 @blueprint.post("/v1/dumps")

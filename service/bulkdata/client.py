@@ -18,7 +18,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -84,8 +84,12 @@ class WholeBodyAdapter(HTTPAdapter):
     """
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
-             **kwargs: object) -> requests.Response:  # type: ignore[override]
-        response = super().send(request, stream=True, **kwargs)  # type: ignore[arg-type]
+             timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+             verify: bool | str = True,
+             cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+             proxies: Mapping[str, str] | None = None) -> requests.Response:
+        response = super().send(request, stream=True, timeout=timeout, verify=verify,
+                                cert=cert, proxies=proxies)
         if stream:
             return response
         try:
@@ -99,7 +103,8 @@ class WholeBodyAdapter(HTTPAdapter):
         except urllib3.exceptions.SSLError as exc:
             raise requests.exceptions.SSLError(exc) from exc
         response._content = content or b""  # noqa: SLF001 - what requests' .content sets
-        response._content_consumed = True  # noqa: SLF001
+        # Private to requests, so its stubs do not declare it; iter_content reads it.
+        response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
         return response
 
 

@@ -67,7 +67,7 @@ def normalize_valid(dataset: dict, max_depth: int,
     if dataset.__class__ is not dict:
         return None  # e.g. a json_model.DuplicateKeyObject
     try:
-        return _dataset(dataset, 0, max_depth, True, memo)  # type: ignore[return-value]
+        return _dataset(dataset, 0, max_depth, True, memo)
     except _Bail:
         return None
 
@@ -185,8 +185,8 @@ def _dataset(dataset: dict, depth: int, max_depth: int, top: bool,
             result[entry[1]] = value
             if top and entry[3]:
                 (study if entry[3] == 1 else series)[entry[1]] = value
-        if text is not None and (len(memo) < MAX_CACHED or key in memo):  # type: ignore[arg-type]
-            memo[key] = (text, value, creator, entry)  # type: ignore[index]
+        if text is not None and memo is not None and (len(memo) < MAX_CACHED or key in memo):
+            memo[key] = (text, value, creator, entry)
     if private:
         if pending:
             for position, key, vr, value, creator_key in pending:
@@ -303,7 +303,7 @@ def _decimals(items: list, _depth: int, _max_depth: int) -> list:
     return converted
 
 
-def _integer(item: Any, strings: bool) -> Any:
+def _integer(item: Any, strings: bool | None) -> Any:
     """An IS/US/… item as an int (None for None); raises _BAIL where the Validator objects."""
     kind = item.__class__
     if kind is int:

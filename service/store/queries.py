@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Integer, Select, and_, bindparam, exists, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    select,
+)
 
 from service.dicom.index_values import index_text
 from service.store.schema import instances, series, studies
@@ -56,7 +68,7 @@ def splice(attributes: bytes, extra: dict) -> bytes:
     return attributes[:-1] + b"," + addition + b"}"
 
 
-def _study_json(row) -> bytes:  # type: ignore[no-untyped-def]
+def _study_json(row: Row[*tuple[Any, ...]]) -> bytes:
     modalities = [m for m in (row.modalities or "").split("\\") if m]
     return splice(row.attributes, {
         "ModalitiesInStudy": modalities,
@@ -65,7 +77,7 @@ def _study_json(row) -> bytes:  # type: ignore[no-untyped-def]
     })
 
 
-def _series_json(row) -> bytes:  # type: ignore[no-untyped-def]
+def _series_json(row: Row[*tuple[Any, ...]]) -> bytes:
     return splice(row.attributes, {
         "StudyInstanceUID": row.study_uid,
         "NumberOfSeriesRelatedInstances": row.instance_count,

@@ -31,7 +31,7 @@ def _index_text(declared: int) -> String:
     """A text index column (see dicom/index_values.py): unbounded on PostgreSQL, whose
     varchar(n) would refuse a longer value; SQLite never enforces a declared length, so
     its columns keep their first declaration (changing it would rebuild every table)."""
-    return String(declared).with_variant(Text(), "postgresql")  # type: ignore[return-value]
+    return String(declared).with_variant(Text(), "postgresql")
 
 
 dumps = Table(
