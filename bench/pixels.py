@@ -13,9 +13,14 @@ loopback. For each slice, in the same run, interleaved:
            disabled (every request fetches from the emulator), then the array read
   int16    the same with dtype=int16: the same number of bytes as the plain GET
   cached   GET /pixels of one slice, repeated, from a second gunicorn with the cache on
+  floor    the same gunicorn set-up sending a prepared .npy of that size, no application
+           (bench.pixels:npy_floor): what any answer of a float32 slice costs here
 
 Every HTTP body but dwc's is read the same way (read_body: one read of the whole
-body, not requests' 10 KiB chunks). Warm-up requests are not timed.
+body, not requests' 10 KiB chunks). Warm-up requests are not timed. Beside the
+latencies, the CPU time of the service's gunicorn (master and worker, every thread,
+from /proc/…/task/*/schedstat in ns) per request: all it spends from one request to
+the next one it serves, which on a shared machine says more than wall time.
 Targets: service − plain ≤ 3 ms at p50 (uncached); cached ≤ 2 ms p50 end to end.
 Writes the figures into bench/RESULTS.md's "Pixels" section unless --no-write.
 """
@@ -140,16 +145,34 @@ def publish(title: str, description: str, table: str) -> None:
     print(f"written to {RESULTS}")
 
 
-class Gunicorn:
-    """The service as a real gunicorn process on a free loopback port."""
+def _prepared_npy() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((512, 512), dtype=np.float32))
+    return buffer.getvalue()
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+
+_FLOOR_NPY = _prepared_npy()
+
+
+def npy_floor(environ: dict, start_response) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The floor of a cached slice: the same gunicorn (config, worker, access log) sending a
+    prepared 512×512 float32 .npy, with no application in it."""
+    start_response("200 OK", [("Content-Type", "application/x-npy"),
+                              ("Content-Length", str(len(_FLOOR_NPY)))])
+    return [_FLOOR_NPY]
+
+
+class Gunicorn:
+    """The service (or another WSGI app) as a real gunicorn process on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path,
+                 app: str = "service:create_app()") -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [gunicorn, "--workers", "1", "--threads", "4", "--bind", self.url[7:],
-             "service:create_app()"], cwd=ROOT, env={**os.environ, **env},
+             app], cwd=ROOT, env={**os.environ, **env},
             stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -163,6 +186,45 @@ class Gunicorn:
 
     def stop(self) -> None:
         stop_process(self.process, self._log)
+
+    def cpu_ns(self) -> int:
+        """CPU time so far of the master and its workers, all threads, in ns."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        total = 0
+        for pid in pids:
+            for schedstat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+                try:
+                    total += int(schedstat.read_text().split()[0])
+                except (OSError, ValueError, IndexError):  # a thread that just ended
+                    pass
+        return total
+
+
+class CpuPerRequest:
+    """Server CPU per request: each request is charged all the CPU its server spends
+    until that server's next request (or the end), so nothing the server does after
+    answering (access log, cleanup) is lost or charged to another case."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self._open: dict[Gunicorn, tuple[str, int]] = {}
+
+    def request(self, server: Gunicorn, case: str) -> None:
+        """Call before each request to `server` for `case`."""
+        self._close(server)
+        self._open[server] = (case, server.cpu_ns())
+
+    def finish(self) -> None:
+        for server in list(self._open):
+            self._close(server)
+
+    def _close(self, server: Gunicorn) -> None:
+        if server in self._open:
+            case, started = self._open.pop(server)
+            self.samples.setdefault(case, []).append((server.cpu_ns() - started) / 1e6)
 
 
 def timed(samples: list[float], action: Callable[[], object]) -> object:
@@ -190,12 +252,12 @@ def machine() -> str:
             f"load average at the end {load}")
 
 
-def run(rounds: int, workdir: Path) -> dict[str, list[float]]:
+def run(rounds: int, workdir: Path) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     datasets = make_study(StudySpec(n_slices=20))
     slices = [ds for ds in datasets if ds.Modality == "CT"]
     write_dicom_files(datasets, workdir / "dicom")
     samples: dict[str, list[float]] = {"plain": [], "dwc": [], "service": [], "int16": [],
-                                       "cached": []}
+                                       "cached": [], "floor": []}
     with EmulatorProcess(workdir / "dicom", workdir) as emulator:
         env = {"DICOM_RESOLVER_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}",
                "GOOGLE_APPLICATION_CREDENTIALS": str(emulator.key_file),
@@ -204,6 +266,7 @@ def run(rounds: int, workdir: Path) -> dict[str, list[float]]:
         uncached = Gunicorn({**env, "DICOM_RESOLVER_PIXEL_CACHE_BYTES": "0"},
                             workdir / "uncached.log")
         cached = Gunicorn(env, workdir / "cached.log")
+        floor = Gunicorn(env, workdir / "floor.log", app="bench.pixels:npy_floor")
         try:
             http = requests.Session()
             http.trust_env = False
@@ -244,34 +307,48 @@ def run(rounds: int, workdir: Path) -> dict[str, list[float]]:
             expected = via_dwc(slices[0])
             assert np.array_equal(service(uncached.url, slices[0]), expected)
             assert np.array_equal(service(uncached.url, slices[0], "int16"), expected)
+            cpu = CpuPerRequest()
             for _ in range(rounds):
                 for ds in slices:
                     timed(samples["plain"], lambda ds=ds: plain(ds))
                     timed(samples["dwc"], lambda ds=ds: via_dwc(ds))
+                    cpu.request(uncached, "service")
                     timed(samples["service"], lambda ds=ds: service(uncached.url, ds))
+                    cpu.request(uncached, "int16")
                     timed(samples["int16"], lambda ds=ds: service(uncached.url, ds, "int16"))
             one = slices[len(slices) // 2]
             service(cached.url, one)
+            load_npy(read_body(http, floor.url))
             for _ in range(rounds * len(slices)):
+                cpu.request(cached, "cached")
                 timed(samples["cached"], lambda: service(cached.url, one))
+                cpu.request(floor, "floor")
+                timed(samples["floor"], lambda: load_npy(read_body(http, floor.url)))
+            time.sleep(0.2)  # what the servers do after the last answer counts too
+            cpu.finish()
         finally:
             uncached.stop()
             cached.stop()
-    return samples
+            floor.stop()
+    return samples, cpu.samples
 
 
-def report(samples: dict[str, list[float]]) -> str:
+def report(samples: dict[str, list[float]], cpu: dict[str, list[float]]) -> str:
     labels = {
         "plain": "plain authenticated GET of the bulkdata (transfer limit)",
         "dwc": "dicomweb-client frames + numpy HU",
         "service": "service GET /pixels npy float32, uncached (fetch every time)",
         "int16": "service GET /pixels npy int16 (same bytes as plain), uncached",
         "cached": "service GET /pixels npy float32, cached slice repeated",
+        "floor": "floor: the same gunicorn sending a prepared 512² float32 .npy (no app)",
     }
-    lines = ["| path | n | p50 ms | p95 ms |", "|---|---|---|---|"]
+    lines = ["| path | n | p50 ms | p95 ms | service CPU ms/request (mean) |",
+             "|---|---|---|---|---|"]
     for key, label in labels.items():
         p50, p95 = percentiles(samples[key])
-        lines.append(f"| {label} | {len(samples[key])} | {p50:.2f} | {p95:.2f} |")
+        server_cpu = f"{np.mean(cpu[key]):.2f}" if cpu.get(key) else "–"
+        lines.append(f"| {label} | {len(samples[key])} | {p50:.2f} | {p95:.2f} | "
+                     f"{server_cpu} |")
     plain = percentiles(samples["plain"])[0]
     overhead = percentiles(samples["service"])[0] - plain
     same_bytes = percentiles(samples["int16"])[0] - plain
@@ -282,6 +359,12 @@ def report(samples: dict[str, list[float]]) -> str:
                  f"{'met' if overhead <= 3 else 'NOT met'} for float32, "
                  f"{'met' if same_bytes <= 3 else 'NOT met'} for int16); cached slice p50 "
                  f"{cached:.2f} ms (target ≤ 2 ms: {'met' if cached <= 2 else 'NOT met'}).")
+    floor = percentiles(samples["floor"])[0]
+    dwc = percentiles(samples["dwc"])[0]
+    lines.append(f"Above the floor of sending a float32 slice ({floor:.2f} ms): cached "
+                 f"{cached - floor:.2f} ms, uncached {overhead - floor:.2f} ms over the plain "
+                 f"GET. Plain GET + floor = {plain + floor:.2f} ms, the least the two hops of "
+                 f"an uncached float32 slice take, vs dicomweb-client + numpy {dwc:.2f} ms.")
     return "\n".join(lines)
 
 
@@ -290,10 +373,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    load_at_start = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-pixels-") as workdir:
-        samples = run(args.rounds, Path(workdir))
-    table = report(samples)
+        samples, cpu = run(args.rounds, Path(workdir))
+    table = report(samples, cpu)
     print(table)
+    print(f"{machine()}; at the start {load_at_start}")
     if not args.no_write:
         publish("Pixels", "512×512 int16 CT slices (20), emulator (own process) and gunicorn "
                 "(1 worker, 4 threads) on loopback, sequential requests, "

@@ -13,12 +13,14 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from service.errors import NotFound, ServiceError, UpstreamError
 
@@ -105,10 +107,58 @@ def error_for_status(response: requests.Response, what: str) -> ServiceError:
                          **extra)
 
 
+class Getter(Protocol):
+    """What Transport sends through: requests.Session's get, or DirectGet's."""
+
+    def get(self, url: str, *, headers: Mapping[str, str], timeout: tuple[float, float],
+            allow_redirects: bool) -> requests.Response: ...
+
+
+class DirectGet:
+    """GETs through a Session's mounted adapter and defaults, without its per-request work.
+
+    requests.Session.get re-merges cookies, netrc auth, hooks and the environment's
+    proxies and CA bundle on every call (and google-auth's AuthorizedSession wraps that
+    again); for the one origin every fetch goes to, none of it changes. Here each GET
+    prepares only its URL and headers (the session's defaults under the caller's, merged
+    as Session does) and hands them to the adapter with the environment resolved once per
+    origin, so proxies, TLS verification and requests' error translation are the adapter's
+    as before. The token is attached by Transport's `authorize`. Cookies are neither kept
+    nor sent: the Healthcare API authenticates by bearer token alone.
+    """
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def get(self, url: str, *, headers: Mapping[str, str], timeout: tuple[float, float],
+            allow_redirects: bool = False) -> requests.Response:
+        if allow_redirects:  # the client follows redirects itself, each one judged first
+            raise ValueError("DirectGet does not follow redirects")
+        merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(self._session.headers)
+        merged.update(headers)
+        request = requests.PreparedRequest()
+        request.prepare(method="GET", url=url, headers=merged)
+        prepared_url = str(request.url)
+        environment = self._environment_for(prepared_url)
+        return self._session.get_adapter(prepared_url).send(
+            request, stream=False, timeout=timeout, verify=environment["verify"],
+            cert=environment["cert"], proxies=environment["proxies"])
+
+    def _environment_for(self, url: str) -> dict[str, Any]:
+        origin = urlsplit(url)[:2]
+        environment = self._environment.get(origin)
+        if environment is None:
+            environment = dict(self._session.merge_environment_settings(
+                url, {}, None, None, None))
+            self._environment[origin] = environment
+        return environment
+
+
 class Transport:
     """Sends GETs through a session with the retry policy; knows nothing of DICOM."""
 
-    def __init__(self, session: requests.Session, policy: RetryPolicy,
+    def __init__(self, session: Getter, policy: RetryPolicy,
                  timeout: tuple[float, float], *,
                  authorize: Callable[[str, dict[str, str]], None] | None = None,
                  on_unauthorized: Callable[[str | None], None] | None = None,

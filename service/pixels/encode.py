@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 from PIL import Image
 
+from service.pixels.buffers import bytes_of
 from service.pixels.errors import EncodeError
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,12 @@ def to_npy(array: np.ndarray) -> bytes:
 
 
 def to_npy_chunks(array: np.ndarray) -> list[bytes]:
-    """The .npy file as [header, values]: a response body sent without joining them."""
+    """The .npy file as [header, values]: a response body sent without joining them.
+
+    Values computed into a bytes object (buffers.filled_bytes_array, as the modality
+    transformation does) are that object itself, not a copy."""
     array = _little_endian(array)
-    return [npy_header(array.shape, array.dtype), array.tobytes()]
+    return [npy_header(array.shape, array.dtype), bytes_of(array)]
 
 
 def stream_npy(shape: Sequence[int], dtype: np.dtype | str,
@@ -89,7 +93,7 @@ def stream_npy(shape: Sequence[int], dtype: np.dtype | str,
         count += 1
         if count > shape[0]:
             raise EncodeError(f"more than the {shape[0]} slices announced in the header")
-        yield _little_endian(part).tobytes()
+        yield bytes_of(_little_endian(part))
     if count != shape[0]:
         raise EncodeError(f"{count} slices written, header announced {shape[0]}")
 
@@ -106,7 +110,7 @@ class RawArray:
 def to_raw(array: np.ndarray) -> RawArray:
     """Raw bytes plus "1,512,512"-style shape and "<f4"-style dtype strings."""
     array = _little_endian(array)
-    return RawArray(array.tobytes(), ",".join(str(size) for size in array.shape),
+    return RawArray(bytes_of(array), ",".join(str(size) for size in array.shape),
                     array.dtype.str)
 
 

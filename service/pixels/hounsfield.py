@@ -10,11 +10,12 @@ Windowing (C.11.2) lives in window.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from service.pixels.buffers import filled_bytes_array
 from service.pixels.errors import DtypeError, PixelDataError
 from service.pixels.modality import (
     Rescale,
@@ -43,23 +44,40 @@ def to_hu(stored: np.ndarray, rescale: Rescale, dtype: str = "float32") -> np.nd
     Floats are computed in float64 and rounded once, so float32 output equals
     pydicom's float64 result rounded to float32. "int16" is refused with
     DtypeError unless slope and intercept are integers and every value fits.
+    The values are written straight into the memory of a bytes object (read-only
+    array), which an npy or raw answer sends without copying it.
     """
     _check_dtype(dtype)
+    write = _rescaler(stored, rescale, dtype)
+    return filled_bytes_array(stored.shape, dtype, write)
+
+
+def _rescaler(stored: np.ndarray, rescale: Rescale,
+              dtype: str) -> Callable[[np.ndarray], object]:
+    """What writes `stored` rescaled into an output array; refusals are raised here, first."""
     slope, intercept = float(rescale.slope), float(rescale.intercept)
     if dtype == "int16":
-        return _to_int16(stored, slope, intercept)
+        slope_int, intercept_int = _int16_rescale(stored, slope, intercept)
+        return lambda out: _to_int16(stored, slope_int, intercept_int, out)
     if (dtype == "float32" and slope == 1.0 and intercept.is_integer()
             and abs(intercept) < 2**20 and stored.dtype.itemsize <= 2):
         # Fast path for CT: |value + intercept| < 2**21 is exact in float32; one pass,
         # the cast to float32 done inside the ufunc's loop.
-        return np.add(stored, np.float32(intercept), dtype=np.float32)
-    out64 = stored.astype(np.float64)
-    out64 *= slope
+        return lambda out: np.add(stored, np.float32(intercept), out=out, dtype=np.float32)
+    return lambda out: _to_float(stored, slope, intercept, out)
+
+
+def _to_float(stored: np.ndarray, slope: float, intercept: float, out: np.ndarray) -> None:
+    # In float64 (as pydicom computes), rounded once into float32 output.
+    out64 = out if out.dtype == np.float64 else np.empty(stored.shape, dtype=np.float64)
+    np.multiply(stored, slope, out=out64, dtype=np.float64)
     out64 += intercept
-    return out64 if dtype == "float64" else out64.astype(np.float32)
+    if out64 is not out:
+        np.copyto(out, out64, casting="same_kind")
 
 
-def _to_int16(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+def _int16_rescale(stored: np.ndarray, slope: float, intercept: float) -> tuple[int, int]:
+    """Integral slope and intercept, when every rescaled value fits int16; else DtypeError."""
     if not (slope.is_integer() and intercept.is_integer()):
         raise DtypeError(
             f"int16 output needs integral RescaleSlope and RescaleIntercept, "
@@ -73,14 +91,17 @@ def _to_int16(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
             raise DtypeError(
                 f"values span {low}..{high}, outside int16 ({_INT16.min}..{_INT16.max}); "
                 "ask for float32")
-    # Every result fits int16 (checked above), so arithmetic in int16 that wraps modulo
+    return slope_int, intercept_int
+
+
+def _to_int16(stored: np.ndarray, slope: int, intercept: int, out: np.ndarray) -> None:
+    # Every result fits int16 (checked first), so arithmetic in int16 that wraps modulo
     # 2**16 lands on it exactly: no int64 temporary, one output array.
-    out = stored.astype(np.int16)  # wraps e.g. uint16 values above 32767; undone below
-    if slope_int != 1:
-        np.multiply(out, np.int16(_wrap16(slope_int)), out=out)
-    if intercept_int:
-        np.add(out, np.int16(_wrap16(intercept_int)), out=out)
-    return out
+    np.copyto(out, stored, casting="unsafe")  # wraps e.g. uint16 values above 32767
+    if slope != 1:
+        np.multiply(out, np.int16(_wrap16(slope)), out=out)
+    if intercept:
+        np.add(out, np.int16(_wrap16(intercept)), out=out)
 
 
 def _wrap16(value: int) -> int:
@@ -109,7 +130,11 @@ def modality_transform(stored: np.ndarray, attrs: Mapping[str, Any], frames: Seq
     rescales = [rescale_for_frame(attrs, frame) for frame in frames]
     if all(rescale == rescales[0] for rescale in rescales):
         return to_hu(stored, rescales[0], dtype)
-    out = np.empty(stored.shape, dtype=dtype)
-    for position, rescale in enumerate(rescales):
-        out[position] = to_hu(stored[position], rescale, dtype)
-    return out
+    writes = [_rescaler(stored[position], rescale, dtype)
+              for position, rescale in enumerate(rescales)]
+
+    def write_frames(out: np.ndarray) -> None:
+        for position, write in enumerate(writes):
+            write(out[position])
+
+    return filled_bytes_array(stored.shape, dtype, write_frames)

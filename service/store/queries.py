@@ -237,16 +237,38 @@ class StoredInstance:
     body: bytes  # the stored DICOM JSON or the normalized JSON, as asked
     has_pixel_data: bool
     pixel_module_missing: list[str]
+    content_hash: bytes  # of the DICOM JSON as ingested: changes whenever the instance does
 
 
 @functools.lru_cache(maxsize=2)
 def _instance_statement(dicom_json: bool) -> Select:
     """get_instance's look-up, built once (see _study_statements)."""
     body = instances.c.dicom_json if dicom_json else instances.c.attributes
-    return (select(body, instances.c.has_pixel_data, instances.c.pixel_module_missing)
+    return (select(body, instances.c.has_pixel_data, instances.c.pixel_module_missing,
+                   instances.c.content_hash)
             .where(instances.c.sop_uid == bindparam("q_sop_uid"),
                    instances.c.series_uid == bindparam("q_series_uid"),
                    instances.c.study_uid == bindparam("q_study_uid")))
+
+
+@functools.lru_cache(maxsize=1)
+def _content_hash_statement() -> Select:
+    # Columns stored before dicom_json only: SQLite does not walk that blob's overflow pages.
+    return (select(instances.c.content_hash)
+            .where(instances.c.sop_uid == bindparam("q_sop_uid"),
+                   instances.c.series_uid == bindparam("q_series_uid"),
+                   instances.c.study_uid == bindparam("q_study_uid")))
+
+
+def instance_content_hash(engine: Engine, study_uid: str, series_uid: str,
+                          sop_uid: str) -> bytes | None:
+    """The content hash of a stored instance (None when it is not stored), without
+    reading its JSON: what per-worker caches of its attributes are keyed by."""
+    with engine.connect() as connection:
+        found = connection.execute(_content_hash_statement(), {
+            "q_sop_uid": sop_uid, "q_series_uid": series_uid,
+            "q_study_uid": study_uid}).scalar()
+    return None if found is None else bytes(found)
 
 
 def get_instance(engine: Engine, study_uid: str, series_uid: str, sop_uid: str, *,
@@ -261,7 +283,8 @@ def get_instance(engine: Engine, study_uid: str, series_uid: str, sop_uid: str, 
     if row is None:
         return None
     missing = row.pixel_module_missing.split(",") if row.pixel_module_missing else []
-    return StoredInstance(sop_uid, bytes(row[0]), bool(row.has_pixel_data), missing)
+    return StoredInstance(sop_uid, bytes(row[0]), bool(row.has_pixel_data), missing,
+                          bytes(row.content_hash))
 
 
 def study_instances_json(engine: Engine, study_uid: str,

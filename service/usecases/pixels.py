@@ -13,6 +13,11 @@ parse the request and shape the answer (service.api.pixel_headers).
 Errors leave as service.errors errors: metadata that cannot describe the
 pixels → 422, a payload that does not match it → 502 naming what differed,
 a frame outside 1..NumberOfFrames → 404 naming `frame`.
+
+What decoding needs of an instance's attributes (DECODE_KEYWORDS) and its pixel
+description are kept per worker, keyed by the instance's content hash: a request
+reads only that hash from the store, and a re-ingest that changes the instance
+changes the hash, so an entry never goes stale (the old one ages out).
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import base64
 import binascii
 import dataclasses
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,13 +48,78 @@ from service.pixels.encapsulated import split_frames
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
 from service.pixels.hounsfield import OUTPUT_DTYPES, modality_transform
 from service.pixels.modality import modality_lut, rescale_for_frame
-from service.store.queries import get_instance
+from service.store.queries import get_instance, instance_content_hash
 from service.usecases.types import InstancePixels, PixelQuery, PixelSource
 
 log = logging.getLogger(__name__)
 
 FLOAT_PIXEL_DATA = ("Only integer Pixel Data (7FE0,0010) is supported; this instance has "
                     "Float or Double Float Pixel Data.")
+# The top-level attributes the pixel path reads: the Image Pixel module (PixelDescription),
+# Pixel Data and the transfer syntax (fetch), rescale and Modality LUT (modality.py), window
+# (window.py), functional groups (dicom/functional_groups.py) and the geometry of the pixel
+# headers (api/pixel_headers.py). Attributes holding a BulkDataURI are kept too (they name
+# the instance URL). A cached entry holds only these, not the instance's patient data.
+DECODE_KEYWORDS = frozenset({
+    "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+    "SamplesPerPixel", "PhotometricInterpretation", "PlanarConfiguration", "NumberOfFrames",
+    "TransferSyntaxUID", "PixelData", "RescaleSlope", "RescaleIntercept",
+    "ModalityLUTSequence", "PixelValueTransformationSequence", "WindowCenter", "WindowWidth",
+    "FrameVOILUTSequence", "PerFrameFunctionalGroupsSequence",
+    "SharedFunctionalGroupsSequence", "PixelSpacing", "ImagePositionPatient",
+    "ImageOrientationPatient", "PixelMeasuresSequence", "PlanePositionSequence",
+    "PlaneOrientationSequence",
+})
+# Per worker, counted as the entries' JSON size (a CT slice: ~1 KB).
+DECODE_CACHE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DecodeAttributes:
+    """An instance's DECODE_KEYWORDS attributes and its pixel description, as checked."""
+
+    attributes: Mapping[str, Any]
+    description: PixelDescription
+
+
+class DecodeAttributesCache:
+    """A thread-safe LRU of DecodeAttributes by content hash, bounded by their JSON size;
+    an entry larger than a quarter of the bound (inline pixel data) is not kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[bytes, tuple[DecodeAttributes, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, content_hash: bytes) -> DecodeAttributes | None:
+        with self._lock:
+            found = self._entries.get(content_hash)
+            if found is None:
+                return None
+            self._entries.move_to_end(content_hash)
+            return found[0]
+
+    def put(self, content_hash: bytes, entry: DecodeAttributes) -> None:
+        size = len(orjson.dumps(entry.attributes))
+        if size * 4 > self.max_bytes:
+            return
+        with self._lock:
+            previous = self._entries.pop(content_hash, None)
+            if previous is not None:
+                self._size -= previous[1]
+            self._entries[content_hash] = (entry, size)
+            self._size += size
+            while self._size > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._size -= evicted
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# One per worker process: entries are keyed by content, so any store may share them.
+decode_attributes_cache = DecodeAttributesCache(DECODE_CACHE_BYTES)
 
 
 @contextmanager
@@ -64,8 +137,9 @@ def metadata_errors(sop_uid: str) -> Iterator[None]:
                             sop_instance_uid=sop_uid) from exc
 
 
-def load_attributes(engine: Engine, query: PixelQuery) -> dict[str, Any]:
-    """The instance's normalized attributes; 404 when unknown or without pixel data."""
+def load_attributes(engine: Engine, query: PixelQuery) -> tuple[dict[str, Any], bytes]:
+    """The instance's normalized attributes and the content hash they were stored with;
+    404 when unknown or without pixel data, 422 when they cannot describe its pixels."""
     stored = get_instance(engine, query.study_uid, query.series_uid, query.sop_uid)
     if stored is None:
         raise NotFound(f"instance {query.sop_uid} of series {query.series_uid} of study "
@@ -85,7 +159,7 @@ def load_attributes(engine: Engine, query: PixelQuery) -> dict[str, Any]:
             f"The stored metadata of instance {query.sop_uid} lacks {missing} of the Image "
             "Pixel module, so its pixel data cannot be decoded.",
             sop_instance_uid=query.sop_uid, missing=list(stored.pixel_module_missing))
-    return attrs
+    return attrs, stored.content_hash
 
 
 def describe_pixels(engine: Engine, query: PixelQuery,
@@ -113,11 +187,38 @@ def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
 
 def open_pixels(engine: Engine, query: PixelQuery) -> PixelSource:
     """The instance's attributes and pixel description; 404/422 before any fetch."""
-    attrs = load_attributes(engine, query)
-    desc = describe_pixels(engine, query, attrs)
+    decoding = decode_attributes(engine, query)
     with metadata_errors(query.sop_uid):
-        indices = desc.frame_indices(query.frames)  # before any fetch: 404 costs nothing
-    return PixelSource(attrs, desc, [index + 1 for index in indices])
+        # before any fetch: 404 costs nothing
+        indices = decoding.description.frame_indices(query.frames)
+    return PixelSource(decoding.attributes, decoding.description,
+                       [index + 1 for index in indices])
+
+
+def decode_attributes(engine: Engine, query: PixelQuery) -> DecodeAttributes:
+    """What decoding the instance needs: from the worker's cache when the stored instance
+    is still the one it was read from (same content hash), else read, checked and kept."""
+    content_hash = instance_content_hash(engine, query.study_uid, query.series_uid,
+                                         query.sop_uid)
+    if content_hash is not None:
+        cached = decode_attributes_cache.get(content_hash)
+        if cached is not None:
+            return cached
+    # Unknown instances and refusals (404/422) take this path every time: never cached.
+    attrs, content_hash = load_attributes(engine, query)
+    desc = describe_pixels(engine, query, attrs)
+    decoding = DecodeAttributes(_decode_subset(attrs), desc)
+    # Hash and attributes come from one read; the VR of the rare Pixel Data that needs it
+    # comes from another, which a re-ingest in between could make disagree: not kept.
+    if not desc.needs_pixel_data_vr:
+        decode_attributes_cache.put(content_hash, decoding)
+    return decoding
+
+
+def _decode_subset(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {keyword: value for keyword, value in attrs.items()
+            if keyword in DECODE_KEYWORDS
+            or (isinstance(value, Mapping) and isinstance(value.get("BulkDataURI"), str))}
 
 
 def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
