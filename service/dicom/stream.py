@@ -68,11 +68,12 @@ def iter_instances(body: bytes) -> Iterator[tuple[dict, bytes | memoryview | Non
         except TypeError:  # a lone surrogate, or deep nesting: the careful path says where
             yield json_model.load_exact(raw), None
         else:
-            if compact == raw:
+            # Compared in place: comparing with the memoryview goes byte by byte.
+            if len(compact) == end - start and body.startswith(compact, start):
                 del compact
                 yield instance, raw
             elif json_model.has_inexact_number(body, start, end) \
-                    or json_model.may_repeat_keys(raw, compact):
+                    or json_model.may_repeat_keys(body, compact, start, end):
                 # The careful parser keeps exact numbers and marks repeated keys.
                 yield json_model.load_exact(raw), None
             else:
