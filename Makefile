@@ -26,8 +26,10 @@ run: $(STAMP_RUN)
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# mypy's settings and files (service/, dicom_resolver_testing/) are in pyproject.toml.
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check service tests bench client dicom_resolver_testing examples
+	$(BIN)/mypy
 
 # The client distribution is type-checked strictly (its own mypy settings).
 typecheck: $(STAMP_TEST)

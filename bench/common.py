@@ -12,7 +12,6 @@ import contextlib
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import IO
 
 import requests
+
+from dicom_resolver_testing.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -48,12 +49,6 @@ class Server:
                 if int(fields[1]) == self.master_pid:
                     pids.append(int(stat.parent.name))
         return pids
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

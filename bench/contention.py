@@ -41,7 +41,8 @@ import orjson
 import requests
 import sqlalchemy as sa
 
-from bench.common import ROOT, cpu_ticks, free_port, machine, median, percentile, stop_process
+from bench.common import ROOT, cpu_ticks, machine, median, percentile, stop_process
+from dicom_resolver_testing.stack import free_port
 from service.examples.factory import StudySpec, make_dump, make_study
 
 HEADERS = {"Content-Type": "application/dicom+json"}

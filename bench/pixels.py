@@ -44,7 +44,8 @@ from google.oauth2 import service_account
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, stop_process  # noqa: E402
+from bench.common import stop_process  # noqa: E402
+from dicom_resolver_testing.stack import free_port  # noqa: E402
 from service.bulkdata.credentials import HEALTHCARE_SCOPE  # noqa: E402
 from service.emulator.server import DEFAULT_STORE_PATH  # noqa: E402
 from service.examples.factory import (  # noqa: E402

@@ -48,7 +48,7 @@ from volume import cpu_seconds, worker_pid  # noqa: E402
 
 from service.bulkdata.credentials import HEALTHCARE_SCOPE  # noqa: E402
 from service.bulkdata.multipart_reader import parse_multipart  # noqa: E402
-from service.demo import write_example_files  # noqa: E402
+from service.cli.demo import write_example_files  # noqa: E402
 from service.examples.shipped import EXAMPLE_DUMP_PATH  # noqa: E402
 
 AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'

@@ -53,13 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     ROOT,
     Server,
-    free_port,
     machine,
     median,
     postgres_schema,
     stop_process,
 )
 from bench.pixels import EmulatorProcess, write_section  # noqa: E402
+from dicom_resolver_testing.stack import free_port  # noqa: E402
 from service.examples.factory import (  # noqa: E402
     StudySpec,
     make_ct_dump,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.demo import write_example_files
+from service.cli.demo import write_example_files
 from service.examples.shipped import EXAMPLE_DUMP_PATH, load_example_dump
 from service.fixtures.layout import DICOM_DIR, DUMPS_DIR
 

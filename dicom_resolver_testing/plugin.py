@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -54,11 +54,13 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "test (with the fresh_dicom_resolver fixture)")
 
 
-def _scope(fixture_name: str, config: pytest.Config) -> str:
+def _scope(fixture_name: str, config: pytest.Config) -> Literal["session", "function"]:
     scope = str(config.getini("dicom_resolver_scope") or "session")
-    if scope not in ("session", "function"):
-        raise pytest.UsageError(f"dicom_resolver_scope must be session or function, not {scope!r}")
-    return scope
+    if scope == "session":
+        return "session"
+    if scope == "function":
+        return "function"
+    raise pytest.UsageError(f"dicom_resolver_scope must be session or function, not {scope!r}")
 
 
 def _server_mode(config: pytest.Config) -> Any:
@@ -112,7 +114,7 @@ def _running_resolver(fixture_name: str, emulator: RunningEmulator, config: pyte
         resolver.stop()
 
 
-@pytest.fixture(scope=_scope)  # type: ignore[arg-type]
+@pytest.fixture(scope=_scope)
 def healthcare_emulator(request: pytest.FixtureRequest,
                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     """The Healthcare API stand-in on loopback over the configured fixture set; `key_file`
@@ -132,7 +134,7 @@ def healthcare_emulator(request: pytest.FixtureRequest,
         running.stop()
 
 
-@pytest.fixture(scope=_scope)  # type: ignore[arg-type]
+@pytest.fixture(scope=_scope)
 def dicom_resolver(request: pytest.FixtureRequest, healthcare_emulator: RunningEmulator,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[DicomResolver]:
     """dicom-resolver on loopback, pointed at `healthcare_emulator`, fixtures ingested:

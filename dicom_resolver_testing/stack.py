@@ -201,8 +201,9 @@ def _serve_in_thread(emulator: RunningEmulator, database_url: str) -> tuple[str,
                              healthcare_api_root=emulator.api_root, log_level="WARNING")
     credentials = service_account.Credentials.from_service_account_file(
         str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])
-    bulkdata = BulkDataClient(settings, credentials=credentials)
-    app = create_app(settings, bulkdata=bulkdata)
+    app = create_app(settings, bulkdata=lambda cache: BulkDataClient(
+        settings, cache=cache, credentials=credentials))
+    bulkdata = app.extensions["bulkdata"]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="dicom-resolver", daemon=True)
@@ -218,7 +219,9 @@ def _serve_in_thread(emulator: RunningEmulator, database_url: str) -> tuple[str,
     return f"http://127.0.0.1:{server.server_port}", stop
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for servers that must know theirs up
+    front (the repository's tests and benchmarks use this one too)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -226,7 +229,7 @@ def _free_port() -> int:
 
 def _serve_under_gunicorn(emulator: RunningEmulator, database_url: str,
                           workdir: Path) -> tuple[str, Any, int]:
-    port = _free_port()
+    port = free_port()
     # The caller's own DICOM_RESOLVER_* settings (auth, Redis, a store…) stay out: the
     # fixture's service is configured here alone, as the thread mode's is.
     env = {**{name: value for name, value in os.environ.items()

@@ -9,25 +9,34 @@ from typing import TYPE_CHECKING
 from service.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flask import Flask
 
+    from service.bulkdata.cache import PixelCache
     from service.bulkdata.client import BulkDataClient
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None, *,
-               bulkdata: BulkDataClient | None = None) -> Flask:
+               bulkdata: Callable[[PixelCache], BulkDataClient] | None = None) -> Flask:
     """The application factory: the only place that wires settings, store and clients.
 
-    `bulkdata` injects a ready client (tests, embedding); by default the app builds one,
-    which resolves Google credentials on first use, not here, and closes it with the app.
+    Shared resources are built here, once: the engine, the metrics, the pixel cache (in
+    memory, or Redis shared by every worker) metered by observability.MeteredCache, the
+    bulk-data client holding it, the DICOMweb metadata cache and the OpenAPI document.
+    `bulkdata` makes the client from that cache instead (tests, embedding: credentials,
+    sessions, backoffs of their own); the app closes its client when it goes away.
     """
     from flask import Flask
 
     from service import observability
-    from service.api import auth, problems, register_blueprints
+    from service.api import auth, problems, register_blueprints, spec
+    from service.api.dicomweb.retrieve import METADATA_CACHE
     from service.bulkdata.client import BulkDataClient
+    from service.dicomweb.body_cache import BodyCache
+    from service.front.health import HealthzFront
     from service.store.engine import make_engine, migrates_on_start
 
     settings = settings or Settings.load()
@@ -39,22 +48,35 @@ def create_app(settings: Settings | None = None, *,
     app.extensions["settings"] = settings
     app.extensions["engine"] = make_engine(settings.database_url,
                                            migrate=migrates_on_start(settings))
-    if bulkdata is None:
-        bulkdata = BulkDataClient(settings)
-        # One pooled client per process, closed when the app goes away (or at exit).
-        weakref.finalize(app, bulkdata.close)
-    if settings.redis_url:  # one pixel cache for every worker and replica
-        from service.bulkdata.redis_cache import RedisPayloadCache
-
-        bulkdata.cache = RedisPayloadCache.from_url(settings.redis_url,
-                                                    prefix=settings.redis_key_prefix)
-    app.extensions["bulkdata"] = bulkdata
+    metrics = observability.Metrics()
+    cache = observability.MeteredCache(_pixel_cache(settings), metrics)
+    client = bulkdata(cache) if bulkdata is not None else BulkDataClient(settings, cache=cache)
+    # One pooled client per process, closed when the app goes away (or at exit).
+    weakref.finalize(app, client.close)
+    app.extensions["bulkdata"] = client
+    if settings.dicomweb_metadata_cache_bytes > 0:  # absent: answers are not kept
+        app.extensions[METADATA_CACHE] = BodyCache(settings.dicomweb_metadata_cache_bytes)
+    app.extensions[spec.DOCUMENT] = spec.Document()
     problems.init_app(app)
-    observability.init_app(app)  # first: request ids for everything after it
+    observability.init_app(app, metrics)  # first hooks: request ids for everything after
     auth.init_app(app, authenticator)
     register_blueprints(app)
-    _init_imports(app, settings, bulkdata)
+    _init_imports(app, settings, client)
+    # Liveness probes answered before Flask (same answer, same metrics): Flask's
+    # documented place for WSGI middleware, so the test client goes through it too.
+    app.wsgi_app = HealthzFront(app.wsgi_app, metrics)  # type: ignore[method-assign]
     return app
+
+
+def _pixel_cache(settings: Settings) -> PixelCache:
+    """Redis when configured (one pixel cache for every worker and replica), else memory."""
+    if settings.redis_url:
+        from service.bulkdata.redis_cache import RedisPayloadCache
+
+        return RedisPayloadCache.from_url(settings.redis_url, prefix=settings.redis_key_prefix)
+    from service.bulkdata.cache import PayloadCache
+
+    return PayloadCache(settings.pixel_cache_bytes)
 
 
 def _init_imports(app: Flask, settings: Settings, bulkdata: BulkDataClient) -> None:

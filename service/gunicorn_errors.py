@@ -11,6 +11,8 @@ carry patient names and IDs).
 
 from __future__ import annotations
 
+import socket
+
 import orjson
 
 TYPE_ROOT = "https://dicom-resolver.dev/problems/"
@@ -40,7 +42,9 @@ def problem_bytes(status: int, reason: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:  # type: ignore[no-untyped-def]  # noqa: ARG001,E501 - gunicorn.util.write_error's signature; mesg quotes the request
+# gunicorn.util.write_error's signature; `mesg` quotes the request, so it is not sent.
+def write_problem(sock: socket.socket, status_int: int, reason: str,
+                  mesg: str) -> None:  # noqa: ARG001
     from gunicorn import util
 
     util.write_nonblock(sock, problem_bytes(status_int, reason))

@@ -104,5 +104,7 @@ class RedactingFilter(logging.Filter):
 class SafeFormatter(logging.Formatter):
     """The plain-text log format, with exceptions reduced by safe_traceback."""
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def,override]  # noqa: N802
+    # Narrower than logging's (None, None, None) alternative: logging formats only a real
+    # exception (record.exc_info is set).
+    def formatException(self, ei: ExcInfo) -> str:  # type: ignore[override]  # noqa: N802
         return safe_traceback(ei)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import time
-import uuid
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
@@ -34,6 +34,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from service.log_safety import safe_traceback
+
+if TYPE_CHECKING:
+    from service.bulkdata.cache import PixelCache
+    from service.bulkdata.client import PixelPayload
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +91,29 @@ class Metrics:
             "(malformed, unknown_store, unauthenticated, forbidden).", ["outcome"], registry=r)
         # Gauges read at scrape time (e.g. the import queue, from the database).
         self.collectors: list[Any] = []
+        # labels() children by (method, route, status): looked up once, not per request.
+        self._by_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def request_metrics(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram children of one method, route
+        template and status (made at its first request, as labels() would)."""
+        key = (method, route, status)
+        children = self._by_request.get(key)
+        if children is None:  # two threads may both make it: labels() returns the same
+            children = self._by_request[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route))
+        return children
 
     def count_import_study(self, outcome: str, instances: int) -> None:
         self.import_studies.labels(outcome).inc()
         self.import_instances.inc(instances)
+
+    def count_ingested(self, created: int, updated: int, unchanged: int) -> None:
+        """The instances of a stored dump, by what storing did to each."""
+        self.instances.labels("created").inc(created)
+        self.instances.labels("updated").inc(updated)
+        self.instances.labels("unchanged").inc(unchanged)
 
     def count_notification(self, outcome: str) -> None:
         self.notifications.labels(outcome).inc()
@@ -154,19 +177,20 @@ def multiprocess_mode() -> bool:
 
 
 class MeteredCache:
-    """Wraps a pixel cache: times the upstream fetches it runs and counts hits and misses.
+    """A PixelCache that meters another: times the upstream fetches it runs and counts
+    hits and misses. create_app builds it around the memory or Redis cache.
 
     Only a miss calls `fetch`, so the time spent in it is the upstream fetch's.
     """
 
-    def __init__(self, inner: Any, metrics: Metrics) -> None:
+    def __init__(self, inner: PixelCache, metrics: Metrics) -> None:
         self.inner = inner
         self._metrics = metrics
 
-    def get_or_fetch(self, key: Hashable, fetch: Callable[[], Any]) -> Any:
+    def get_or_fetch(self, key: Hashable, fetch: Callable[[], PixelPayload]) -> PixelPayload:
         fetched = False
 
-        def timed() -> Any:
+        def timed() -> PixelPayload:
             nonlocal fetched
             fetched = True
             started = time.perf_counter()
@@ -184,50 +208,49 @@ class MeteredCache:
         finally:
             self._metrics.cache.labels("miss" if fetched else "hit").inc()
 
-    def __getattr__(self, name: str) -> Any:  # stats(), clear(), max_bytes …
-        return getattr(self.inner, name)
+    def stats(self) -> Mapping[str, int | str]:
+        return self.inner.stats()
+
+    def clear(self) -> None:
+        self.inner.clear()
 
 
-def init_app(app: Flask) -> None:
-    """Request ids, metrics of every request, /metrics, and the metered pixel cache."""
-    metrics = Metrics()
+def init_app(app: Flask, metrics: Metrics) -> None:
+    """Request ids, metrics of every request and /metrics (`metrics`: the app's, built by
+    create_app with the metered pixel cache)."""
     app.extensions["metrics"] = metrics
-    bulkdata = app.extensions.get("bulkdata")
-    if bulkdata is not None and hasattr(bulkdata, "cache"):
-        bulkdata.cache = MeteredCache(bulkdata.cache, metrics)
     app.before_request(_start)
     app.after_request(_finish)
     app.register_blueprint(blueprint)
 
 
+def request_id_of(given: str) -> str:
+    """The caller's request id when it is a sane token, else a new one (32 hex digits)."""
+    return given if given and _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+
+
 def _start() -> None:
     g.started = time.perf_counter()
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.request_id = request_id_of(request.environ.get("HTTP_X_REQUEST_ID", ""))
 
 
 def _finish(response: Response) -> Response:
-    request_id = g.get("request_id") or uuid.uuid4().hex
+    request_id = g.get("request_id") or request_id_of("")
     response.headers[REQUEST_ID_HEADER] = request_id
     metrics: Metrics = current_app.extensions["metrics"]
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"  # never the raw URL
     method = request.method if request.method in _METHODS else "OTHER"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    metrics.requests.labels(method, route, str(response.status_code)).inc()
-    metrics.latency.labels(method, route).observe(elapsed)
-    # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON.
+    count, latency = metrics.request_metrics(method, route, response.status_code)
+    count.inc()
+    latency.observe(elapsed)
+    # Only a POST is an ingest: OPTIONS (and 405s) of the route answer no JSON. The
+    # outcome of every POST is counted here, by status (errors are raised anywhere on
+    # the way); the stored instances by the view itself (Metrics.count_ingested).
     if rule is not None and rule.endpoint == "dumps.post_dump" and request.method == "POST":
-        _count_ingest(metrics, response)
+        metrics.dumps.labels(_INGEST_OUTCOMES.get(response.status_code, "error")).inc()
     return response
-
-
-def _count_ingest(metrics: Metrics, response: Response) -> None:
-    metrics.dumps.labels(_INGEST_OUTCOMES.get(response.status_code, "error")).inc()
-    if response.status_code == 200 and not response.is_streamed:
-        answer = orjson.loads(response.get_data())
-        for result in ("created", "updated", "unchanged"):
-            metrics.instances.labels(result).inc(answer.get(result, 0))
 
 
 @blueprint.get("/metrics")
@@ -240,8 +263,9 @@ def metrics_endpoint() -> Response:
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message", "asctime", "request_id"}
-# Fields of gunicorn's access record (its atoms) that go into the JSON line. Never "q",
-# "r" or "{raw_uri}": the query string carries patient names and IDs.
+# Fields of gunicorn's own access record (its atoms; service.front.access_log passes
+# them ready) that go into the JSON line. Never "q", "r" or "{raw_uri}": the query
+# string carries patient names and IDs.
 _ACCESS_FIELDS = {"h": "remote", "m": "method", "U": "path", "s": "status",
                   "B": "bytes", "M": "duration_ms", "{x-request-id}o": "request_id"}
 
@@ -266,7 +290,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "pid": record.process,
         }
-        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+        access = getattr(record, "access", None)  # service.front.access_log's fields
+        if access is not None:
+            entry["message"] = "request"
+            entry.update({name: value for name, value in access.items() if value is not None})
+        elif record.name == "gunicorn.access" and isinstance(record.args, dict):
             entry["message"] = "request"
             for atom, name in _ACCESS_FIELDS.items():
                 value = record.args.get(atom)
@@ -284,7 +312,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def,override]  # noqa: N802
+    def formatException(self, ei: Any) -> str:  # noqa: N802  (logging passes its exc_info)
         return safe_traceback(ei)  # frames and types: messages may quote patient data
 
 

@@ -1,59 +1,48 @@
-"""Shared fixtures: an app on a temporary store, its client, and store snapshots.
+"""Shared fixtures: an app on a temporary store and its client.
 
-The store is SQLite in the test's temporary directory, or, when the environment names
-a PostgreSQL server in DICOM_RESOLVER_TEST_DATABASE_URL, a fresh schema of that
-database made for the test and dropped after it (search_path set in the URL, so that
-child processes given the URL see the same schema).
+The store is SQLite in the test's temporary directory, or a fresh PostgreSQL schema
+when DICOM_RESOLVER_TEST_DATABASE_URL names a server (tests/support/database.py).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from service import create_app
 from service.settings import Settings
-from service.store.schema import metadata
-from tests.support.database import fresh_schema as _fresh_schema
-
-TEST_DATABASE_VARIABLE = "DICOM_RESOLVER_TEST_DATABASE_URL"
-NO_POSTGRES = (f"PostgreSQL tests need {TEST_DATABASE_VARIABLE}, e.g. "
-               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.support.database import (
+    NO_POSTGRES,
+    fresh_schema,
+    postgres_server_url,
+    temporary_store_url,
+)
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL of a fresh, empty schema on the test PostgreSQL server; skips without one."""
-    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
+    server_url = postgres_server_url()
     if not server_url:
         pytest.skip(NO_POSTGRES)
-    yield from _fresh_schema(server_url)
+    yield from fresh_schema(server_url)
 
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """The store of the test: PostgreSQL when configured, else SQLite in tmp_path."""
-    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
-    if server_url:
-        yield from _fresh_schema(server_url)
-    else:
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    yield from temporary_store_url(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """database_url for a module's shared app: PostgreSQL when configured, else SQLite."""
-    server_url = os.environ.get(TEST_DATABASE_VARIABLE)
-    if server_url:
-        yield from _fresh_schema(server_url)
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.sqlite3'}"
+    yield from temporary_store_url(tmp_path_factory.mktemp("store"))
 
 
 @pytest.fixture
@@ -77,10 +66,3 @@ def client(app: Flask) -> FlaskClient:
 def engine(app: Flask) -> Engine:
     return app.extensions["engine"]
 
-
-def snapshot(engine: Engine) -> dict[str, list[tuple]]:
-    """Every row of every table, to show that a failed request changed nothing."""
-    with engine.connect() as connection:
-        return {table.name: sorted(tuple(map(repr, row)) for row in
-                                   connection.execute(select(table)))
-                for table in metadata.sorted_tables}

@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 from flask import Flask, current_app, g, request
@@ -142,7 +142,8 @@ class _CertsCache(requests.Session):
         self._url = url
         self._cached: tuple[float, requests.Response] | None = None
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
         if method.upper() != "GET" or url != self._url:
             return self._inner.request(method, url, *args, **kwargs)
         now = time.monotonic()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from typing import BinaryIO
+from typing import IO
 
 from gunicorn.http.errors import ParseException
 
@@ -23,7 +23,7 @@ READ_CHUNK = 1024 * 1024
 _GZIP_WBITS = 31  # zlib's window bits for a gzip header and trailer
 
 
-def read_body(stream: BinaryIO, limit: int, *, gzipped: bool = False) -> bytes:
+def read_body(stream: IO[bytes], limit: int, *, gzipped: bool = False) -> bytes:
     """All of `stream`, inflated when `gzipped`, or PayloadTooLarge past `limit` bytes.
 
     A gzip body may hold several members (RFC 1952 §2.2); a truncated or corrupt one is
@@ -43,7 +43,7 @@ def read_body(stream: BinaryIO, limit: int, *, gzipped: bool = False) -> bytes:
     return body.getvalue()
 
 
-def _read(stream: BinaryIO) -> bytes:
+def _read(stream: IO[bytes]) -> bytes:
     """The next piece of the body; a client too slow or gone, or broken chunked framing,
     is the client's error, not the service's."""
     try:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import IO
 
 import orjson
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from service.api import engine, json_response, settings
 from service.api.bodies import read_body
 from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.observability import Metrics
 from service.usecases.ingest import ingest_bytes
 
 blueprint = Blueprint("dumps", __name__)
@@ -26,7 +27,7 @@ def _read_body(limit: int) -> bytes:
     return read_body(_body_stream(), limit, gzipped=encoding == "gzip")
 
 
-def _body_stream() -> BinaryIO:
+def _body_stream() -> IO[bytes]:
     """The body as sent: as the server ends it, else bounded by its Content-Length.
 
     Werkzeug's stream for a chunked body stops quietly at MAX_CONTENT_LENGTH, which would
@@ -52,4 +53,6 @@ def post_dump() -> Response:
         raise PayloadTooLarge(f"body exceeds the limit of {config.max_dump_bytes} bytes")
     body = _read_body(config.max_dump_bytes)
     answer = ingest_bytes(engine(), body, max_depth=config.max_sequence_depth)
+    metrics: Metrics = current_app.extensions["metrics"]
+    metrics.count_ingested(answer["created"], answer["updated"], answer["unchanged"])
     return json_response(orjson.dumps(answer))

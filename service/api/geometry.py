@@ -32,7 +32,7 @@ def _spacing(geometry: SeriesGeometry) -> list[float] | None:
     return [step_length, *first.pixel_spacing] if step_length else None
 
 
-def _directions(geometry: SeriesGeometry) -> dict[str, list[float] | None] | None:
+def _directions(geometry: SeriesGeometry) -> dict[str, list[float]] | None:
     first = geometry.reference
     if first is None or first.orientation is None or geometry.ordered_by != "position":
         return None

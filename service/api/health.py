@@ -15,6 +15,8 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/healthz")
 def healthz() -> dict:
+    # GET and HEAD are answered first by service.front.health (the same answer); this
+    # route still gives /healthz its OPTIONS and 405 answers.
     return {"status": "ok"}
 
 

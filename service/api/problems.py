@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service.errors import PROBLEM_MEDIA_TYPE, ServiceError
 
@@ -62,8 +62,8 @@ def init_app(app: Flask) -> None:
             "detail": error.description or error.name,
         }
         headers = {}
-        if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:  # its code is 405
+            headers["Allow"] = ", ".join(error.valid_methods)
         return problem_response(error.code or 500, body, headers)
 
     @app.errorhandler(Exception)

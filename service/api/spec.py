@@ -20,7 +20,7 @@ blueprint = Blueprint("spec", __name__)
 
 MEDIA_TYPE = "application/yaml"  # RFC 9512
 _PACKAGE = Path(__file__).resolve().parent.parent
-_CACHE_KEY = "openapi_document"
+DOCUMENT = "openapi_document"  # app.extensions key of the Document
 
 
 def candidates(package: Path = _PACKAGE) -> tuple[Path, ...]:
@@ -39,19 +39,24 @@ def find_document(paths: tuple[Path, ...] | None = None) -> Path | None:
     return next((path for path in paths or candidates() if path.is_file()), None)
 
 
-def _document() -> bytes:
-    """The document's bytes, read at the first request and kept by the app."""
-    cached = current_app.extensions.get(_CACHE_KEY)
-    if cached is None:
-        path = find_document()
-        if path is None:
-            raise NotFound("the OpenAPI document is not packaged with this installation")
-        cached = path.read_bytes()
-        current_app.extensions[_CACHE_KEY] = cached
-        log.info("serving OpenAPI document from %s (%d bytes)", path, len(cached))
-    return cached
+class Document:
+    """The document's bytes, read at the first request (not at start: where it is is
+    looked up then) and kept; create_app builds one per app."""
+
+    def __init__(self) -> None:
+        self._bytes: bytes | None = None
+
+    def read(self) -> bytes:
+        if self._bytes is None:  # two first requests at once both read it: harmless
+            path = find_document()
+            if path is None:
+                raise NotFound("the OpenAPI document is not packaged with this installation")
+            self._bytes = path.read_bytes()
+            log.info("serving OpenAPI document from %s (%d bytes)", path, len(self._bytes))
+        return self._bytes
 
 
 @blueprint.get("/openapi.yaml")
 def openapi_document() -> Response:
-    return Response(_document(), mimetype=MEDIA_TYPE)
+    document: Document = current_app.extensions[DOCUMENT]
+    return Response(document.read(), mimetype=MEDIA_TYPE)

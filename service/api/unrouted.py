@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -60,7 +61,14 @@ def _matches(segment: Segment, part: str) -> bool:
     return segment.text == part if not segment.variable else part != ""
 
 
-def describe_missing(path: str, templates: Iterable[tuple[Segment, ...]]) -> dict[str, object]:
+class MissingResource(TypedDict):
+    """A 404 problem's members for a path no route matches."""
+
+    detail: str
+    available: list[str]
+
+
+def describe_missing(path: str, templates: Iterable[tuple[Segment, ...]]) -> MissingResource:
     """What a path no route matches lacks: `detail`, and `available` (the segments the
     routes offer where the path went astray, sorted), for a 404 problem body."""
     parts = path.split("/")[1:] if path.startswith("/") else path.split("/")

@@ -1,9 +1,14 @@
-"""A bounded LRU cache of fetched pixel payloads, with single-flight fetching.
+"""Caches of fetched pixel payloads: the one interface (PixelCache) and its in-memory form.
 
-Concurrent requests for the same key (instance URL + transfer syntax) wait for
-the one fetch already in progress instead of asking Google again. Entries are
-evicted least-recently-used first once the byte budget is exceeded; a payload
-larger than the whole budget is returned but not kept.
+PixelCache is what BulkDataClient holds; the factory (service.create_app) picks the
+implementation — PayloadCache here, or bulkdata.redis_cache.RedisPayloadCache shared by
+every worker — and wraps it in observability.MeteredCache.
+
+PayloadCache is a bounded LRU cache with single-flight fetching. Concurrent requests
+for the same key (instance URL + transfer syntax) wait for the one fetch already in
+progress instead of asking Google again. Entries are evicted least-recently-used first
+once the byte budget is exceeded; a payload larger than the whole budget is returned
+but not kept.
 """
 
 from __future__ import annotations
@@ -11,11 +16,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # client.py imports this module
+    from service.bulkdata.client import PixelPayload
 
 log = logging.getLogger(__name__)
+
+
+class PixelCache(Protocol):
+    """A payload cache: `get_or_fetch` returns the payload under `key`, calling `fetch` (at
+    most once at a time per key) only when it holds none; `stats` gives counters only
+    (no payload content) and `clear` forgets every payload."""
+
+    def get_or_fetch(self, key: Hashable,
+                     fetch: Callable[[], PixelPayload]) -> PixelPayload: ...
+
+    def stats(self) -> Mapping[str, int | str]: ...
+
+    def clear(self) -> None: ...
 
 
 class Sized(Protocol):

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -29,7 +29,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from requests.adapters import HTTPAdapter
 
 from service.bulkdata.allowlist import GOOGLE_HEALTHCARE_HOST, check_uri, reroot, same_origin
-from service.bulkdata.cache import PayloadCache
+from service.bulkdata.cache import PayloadCache, PixelCache
 from service.bulkdata.credentials import SerializedCredentials, default_credentials
 from service.bulkdata.multipart_reader import MultipartError, parse_media_type, parse_multipart
 from service.bulkdata.transport import RetryPolicy, Transport
@@ -42,6 +42,9 @@ from service.bulkdata.urls import (
 from service.dicom.transfer_syntax import UNCOMPRESSED
 from service.errors import Unprocessable, UpstreamError
 from service.settings import Settings
+
+if TYPE_CHECKING:  # the stubs' name for what merge_environment_settings returns
+    from requests.sessions import _Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +85,12 @@ class WholeBodyAdapter(HTTPAdapter):
     """
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
-             **kwargs: object) -> requests.Response:  # type: ignore[override]
-        response = super().send(request, stream=True, **kwargs)  # type: ignore[arg-type]
+             timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+             verify: bool | str = True,
+             cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+             proxies: Mapping[str, str] | None = None) -> requests.Response:
+        response = super().send(request, stream=True, timeout=timeout, verify=verify,
+                                cert=cert, proxies=proxies)
         if stream:
             return response
         try:
@@ -97,7 +104,8 @@ class WholeBodyAdapter(HTTPAdapter):
         except urllib3.exceptions.SSLError as exc:
             raise requests.exceptions.SSLError(exc) from exc
         response._content = content or b""  # noqa: SLF001 - what requests' .content sets
-        response._content_consumed = True  # noqa: SLF001
+        # Private to requests, so its stubs do not declare it; iter_content reads it.
+        response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
         return response
 
 
@@ -112,10 +120,10 @@ class PooledAuthorizedSession(AuthorizedSession):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._environment: dict[Hashable, dict[str, Any]] = {}
+        self._environment: dict[Hashable, _Settings] = {}
 
-    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> dict[str, Any]:
+    def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any,
+                                   verify: Any, cert: Any) -> _Settings:
         if proxies:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         key = (urlsplit(url)[:2], stream, verify, cert)
@@ -129,9 +137,12 @@ class PooledAuthorizedSession(AuthorizedSession):
 class BulkDataClient:
     """Fetches pixel data from the Healthcare API; safe to share between threads."""
 
-    def __init__(self, settings: Settings, *, credentials: Credentials | None = None,
+    def __init__(self, settings: Settings, *, cache: PixelCache | None = None,
+                 credentials: Credentials | None = None,
                  session: requests.Session | None = None, backoff_base: float = 0.5,
                  backoff_max: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        """`cache` holds fetched payloads (the app passes its metered one); by default an
+        in-memory PayloadCache of settings.pixel_cache_bytes."""
         self._settings = settings
         self._credentials = credentials
         self._session_arg = session
@@ -142,7 +153,8 @@ class BulkDataClient:
         self._lock = threading.Lock()
         self._transport: Transport | None = None
         self._owned: list[requests.Session] = []
-        self.cache = PayloadCache(settings.pixel_cache_bytes)
+        self.cache: PixelCache = cache if cache is not None \
+            else PayloadCache(settings.pixel_cache_bytes)
 
     # -- public API -------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ class SerializedCredentials(Credentials):
         return self._inner
 
     @property
-    def token(self) -> Any:  # type: ignore[override]
+    def token(self) -> Any:
         return self._inner.token
 
     @token.setter
@@ -60,7 +60,7 @@ class SerializedCredentials(Credentials):
         pass
 
     @property
-    def expiry(self) -> Any:  # type: ignore[override]
+    def expiry(self) -> Any:
         return self._inner.expiry
 
     @expiry.setter

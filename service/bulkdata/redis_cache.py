@@ -1,8 +1,8 @@
 """The pixel payload cache in Redis, shared by every worker and replica.
 
-Same interface as cache.PayloadCache (`get_or_fetch`, `stats`, `clear`). Single flight
-holds across processes: the first to miss takes a lock key (SET NX PX: it expires by
-itself if its holder dies) and fetches; the others poll for the payload instead of
+Implements cache.PixelCache (`get_or_fetch`, `stats`, `clear`), as cache.PayloadCache
+does. Single flight holds across processes: the first to miss takes a lock key (SET NX
+PX: it expires by itself if its holder dies) and fetches; the others poll for the payload instead of
 asking Google again. Entries expire after a TTL; Redis' own maxmemory policy (allkeys-lru
 is the one to configure) bounds the total. When Redis cannot be reached the cache steps
 aside: the payload is fetched directly, and the failure is counted and logged.
@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
@@ -100,18 +100,22 @@ class RedisPayloadCache:
             log.warning("pixel cache unavailable (%s); fetching directly", type(exc).__name__)
             return fetch()
 
+    def _read(self, data_key: str) -> bytes | None:
+        # The client is made without decode_responses: Redis answers bytes.
+        return cast("bytes | None", self.client.get(data_key))
+
     def _get_or_fetch(self, data_key: str, lock_key: str,
                       fetch: Callable[[], PixelPayload]) -> PixelPayload:
         waited = False
         while True:
-            blob = self.client.get(data_key)
+            blob = self._read(data_key)
             if blob is not None:
                 self._count("coalesced" if waited else "hits")
                 return decode_payload(blob)
             token = uuid.uuid4().hex
             if self.client.set(lock_key, token, nx=True, px=self.lock_ms):
                 try:
-                    blob = self.client.get(data_key)  # stored while we took the lock?
+                    blob = self._read(data_key)  # stored while we took the lock?
                     if blob is not None:
                         self._count("hits")
                         return decode_payload(blob)

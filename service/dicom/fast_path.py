@@ -96,7 +96,7 @@ def normalize_valid(dataset: dict, max_depth: int,
         return None  # e.g. a json_model.DuplicateKeyObject
     try:
         if memo is None:
-            return _dataset(dataset, 0, max_depth, True)  # type: ignore[return-value]
+            return _dataset(dataset, 0, max_depth, True)
         return _remembered(dataset, max_depth, memo)
     except _Bail:
         return None
@@ -106,7 +106,7 @@ def normalize_valid(dataset: dict, max_depth: int,
 class _Template:
     """The last instance seen with one list of keys: what it takes to reuse its results."""
 
-    texts: list[bytes]  # each attribute as compact JSON (_attribute_text)
+    texts: list[object]  # each attribute as compact JSON (_attribute_text), or unique
     entries: list[tuple[bool, str, bool, int]]  # each attribute's _KEYS entry
     positions: list[int]  # each private attribute's index in the "private" list
     creators: dict[str, str]  # private creator key -> creator, as the whole instance names
@@ -115,26 +115,25 @@ class _Template:
 
 def _remembered(dataset: dict, max_depth: int, memo: dict) -> tuple[dict, dict, dict]:
     keys = tuple(dataset)
+    texts: list[object]
     try:
         texts = list(map(orjson.dumps, dataset.values(), *map(repeat, _TEXT_ARGUMENTS)))
     except TypeError:  # a repeated key (DuplicateKeyObject), a lone surrogate, deep nesting
         texts = [_text_or_unique(attribute) for attribute in dataset.values()]
-    template = memo.get(keys)
-    views = None
+    template: _Template | None = memo.get(keys)
     if template is not None:
         views = _from_template(dataset, keys, texts, template, max_depth)
-    if views is None:
-        positions: list[int] = []
-        creators: dict[str, str] = {}
-        views = _dataset(dataset, 0, max_depth, True, positions, creators)
-        template = _Template(texts, [_KEYS.get(key) or _classify(key) for key in keys],
-                             positions, creators, views)
-        if keys not in memo and len(memo) >= MAX_TEMPLATES:
-            del memo[next(iter(memo))]  # the oldest: dumps rarely alternate many layouts
-        memo[keys] = template
-    else:
-        template.texts = texts
-        template.views = views
+        if views is not None:
+            template.texts = texts
+            template.views = views
+            return views
+    positions: list[int] = []
+    creators: dict[str, str] = {}
+    views = _dataset(dataset, 0, max_depth, True, positions, creators)
+    if keys not in memo and len(memo) >= MAX_TEMPLATES:
+        del memo[next(iter(memo))]  # the oldest: dumps rarely alternate many layouts
+    memo[keys] = _Template(texts, [_KEYS.get(key) or _classify(key) for key in keys],
+                           positions, creators, views)
     return views
 
 
@@ -146,7 +145,7 @@ def _text_or_unique(attribute: Any) -> bytes | object:
         return object()
 
 
-def _from_template(dataset: dict, keys: tuple[str, ...], texts: list,
+def _from_template(dataset: dict, keys: tuple[str, ...], texts: list[object],
                    template: _Template, max_depth: int) -> tuple[dict, dict, dict] | None:
     """The three views of `dataset` from those of `template` (same keys), converting only
     the attributes whose text differs; None when that is not worth it or not possible
@@ -405,7 +404,7 @@ def _decimals(items: list, _depth: int, _max_depth: int) -> list:
     return converted
 
 
-def _integer(item: Any, strings: bool) -> Any:
+def _integer(item: Any, strings: bool | None) -> Any:
     """An IS/US/… item as an int (None for None); raises _BAIL where the Validator objects."""
     kind = item.__class__
     if kind is int:

@@ -11,12 +11,12 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from service.dicom.functional_groups import PER_FRAME, functional_value
 
 
-def slice_normal(orientation: Sequence[float]) -> tuple[float, float, float] | None:
+def slice_normal(orientation: Sequence[float] | None) -> tuple[float, float, float] | None:
     """Normal of the image plane (row cosines × column cosines), None when malformed."""
     if orientation is None or len(orientation) != 6:
         return None
@@ -71,7 +71,14 @@ class SlicePlane:
         return {"sop_instance_uid": self.sop_uid, "frame": self.frame}
 
 
+@overload
+def _floats(value: Any, count: Literal[2]) -> tuple[float, float] | None: ...
+@overload
+def _floats(value: Any, count: Literal[3]) -> Vector | None: ...
+@overload
+def _floats(value: Any, count: int) -> tuple[float, ...] | None: ...
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    """`count` finite numbers (a tuple of that length), else None."""
     if not isinstance(value, list | tuple) or len(value) != count:
         return None
     try:
@@ -115,11 +122,11 @@ def planes_of_instance(sop_uid: str, attrs: Mapping[str, Any]) -> list[SlicePlan
         if frames > 1 and per_frame is None:
             position = None  # one top-level position cannot place several frames
         planes.append(SlicePlane(
-            sop_uid=sop_uid, frame=frame, position=position,  # type: ignore[arg-type]
+            sop_uid=sop_uid, frame=frame, position=position,
             orientation=_floats(functional_value(attrs, item, "PlaneOrientationSequence",
                                                  "ImageOrientationPatient"), 6),
             pixel_spacing=_floats(functional_value(attrs, item, "PixelMeasuresSequence",
-                                                   "PixelSpacing"), 2),  # type: ignore[arg-type]
+                                                   "PixelSpacing"), 2),
             rows=_int(attrs.get("Rows")), columns=_int(attrs.get("Columns")),
             frame_of_reference=_scalar(attrs.get("FrameOfReferenceUID")),
             instance_number=_int(attrs.get("InstanceNumber")),
@@ -180,8 +187,9 @@ class SeriesGeometry:
         row_spacing, column_spacing = first.pixel_spacing
         along_row, along_column = first.orientation[:3], first.orientation[3:]
         step = self.step_vector or slice_normal(first.orientation)
+        assert step is not None  # the normal of six cosines
         columns = [[v * column_spacing for v in along_row], [v * row_spacing for v in along_column],
-                   list(step)]  # type: ignore[arg-type]
+                   list(step)]
         return [[columns[0][axis], columns[1][axis], columns[2][axis], first.position[axis]]
                 for axis in range(3)] + [[0.0, 0.0, 0.0, 1.0]]
 
@@ -251,10 +259,9 @@ def analyze_series(planes: Sequence[SlicePlane]) -> SeriesGeometry:
 
 def _along_normal(stack: list[SlicePlane], excluded: list[Excluded],
                   orientations: list[tuple[tuple[float, ...], int]]) -> SeriesGeometry:
-    normal = slice_normal(stack[0].orientation)  # type: ignore[arg-type]
+    normal = slice_normal(stack[0].orientation)
     assert normal is not None  # placed planes have six finite cosines
-    offsets = {id(p): sum(a * b for a, b in zip(p.position, normal, strict=True))  # type: ignore[arg-type]
-               for p in stack}
+    offsets = {id(p): _offset_along(p, normal) for p in stack}
     ordered = sorted(stack, key=lambda p: (offsets[id(p)], p.instance_number is None,
                                            p.instance_number or 0, p.sop_uid, p.frame))
     kept: list[SlicePlane] = []
@@ -273,12 +280,13 @@ def _along_normal(stack: list[SlicePlane], excluded: list[Excluded],
     runs, gaps = [kept[:1]], []
     tolerance = max(SPACING_TOLERANCE_MM, SPACING_TOLERANCE_RELATIVE * (spacing or 0.0))
     for previous, plane, step in zip(kept, kept[1:], steps, strict=False):
-        if abs(step - spacing) <= tolerance:  # type: ignore[operator]
+        assert spacing is not None  # the median of the non-empty steps
+        if abs(step - spacing) <= tolerance:
             runs[-1].append(plane)
             continue
-        multiple = round(step / spacing)  # type: ignore[operator]
+        multiple = round(step / spacing)
         missing = multiple - 1 if multiple >= 2 and abs(step - multiple * spacing) \
-            <= tolerance * multiple else 0  # type: ignore[operator]
+            <= tolerance * multiple else 0
         gaps.append(Gap(previous, plane, step, missing))
         runs.append([plane])
     volume = max(runs, key=len)  # the first of equals
@@ -286,16 +294,23 @@ def _along_normal(stack: list[SlicePlane], excluded: list[Excluded],
         if run is not volume:
             excluded.extend(Excluded(p, "outside-run", "a gap or an irregular step separates it "
                                      "from the largest evenly spaced run") for p in run)
-    step_vector = None
+    step_vector: Vector | None = None
     if len(volume) > 1:
         first, last = volume[0].position, volume[-1].position
-        step_vector = tuple((b - a) / (len(volume) - 1)  # type: ignore[operator]
-                            for a, b in zip(first, last, strict=True))  # type: ignore[arg-type]
+        assert first is not None and last is not None  # placed planes
+        count = len(volume) - 1
+        step_vector = ((last[0] - first[0]) / count, (last[1] - first[1]) / count,
+                       (last[2] - first[2]) / count)
     elif spacing is not None:
-        step_vector = tuple(v * spacing for v in normal)
+        step_vector = (normal[0] * spacing, normal[1] * spacing, normal[2] * spacing)
     return SeriesGeometry(volume, "position", excluded, gaps, duplicates, orientations, spacing,
-                          (min(steps), max(steps)) if steps else None,
-                          step_vector)  # type: ignore[arg-type]
+                          (min(steps), max(steps)) if steps else None, step_vector)
+
+
+def _offset_along(plane: SlicePlane, normal: Vector) -> float:
+    """Distance of a placed plane's position along the slice normal (mm)."""
+    assert plane.position is not None  # only placed planes are stacked along the normal
+    return sum(a * b for a, b in zip(plane.position, normal, strict=True))
 
 
 def _fallback(stack: list[SlicePlane], excluded: list[Excluded],

@@ -71,6 +71,7 @@ class ExactFloat(float):
     """A JSON number that keeps its source text ("1.50" stays "1.50", 10**30 stays exact)."""
 
     __slots__ = ("text",)
+    text: str
 
     def __new__(cls, text: str) -> ExactFloat:
         obj = super().__new__(cls, text)
@@ -294,7 +295,7 @@ class Validator:
         guess (JSON parsers keep the last one silently)."""
         if obj.__class__ is not DuplicateKeyObject:
             return False
-        for key in obj.duplicates:  # type: ignore[attr-defined]
+        for key in obj.duplicates:
             self.findings.error(index, f"{path}.{key}", f"key {key!r} appears more than "
                                                         "once in this object")
         return True
@@ -503,7 +504,7 @@ def _unreadable(value: Any, path: str) -> tuple[str, str] | None:
     while stack:
         item, where = stack.pop()
         if isinstance(item, DuplicateKeyObject):
-            key = item.duplicates[0]  # type: ignore[attr-defined]
+            key = item.duplicates[0]
             return f"{where}.{key}", f"key {key!r} appears more than once in this object"
         if isinstance(item, float) and not math.isfinite(item):
             return where, NUMBER_OVERFLOW

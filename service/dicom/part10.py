@@ -67,9 +67,9 @@ def file_meta(ds: Dataset, stored: Dataset, *,
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if "TransferSyntaxUID" not in meta:
         # JSON carries no encoding: the Pixel Data's own, else Explicit VR Little Endian.
-        meta.TransferSyntaxUID = default_syntax or ExplicitVRLittleEndian
+        meta.TransferSyntaxUID = UID(default_syntax) if default_syntax else ExplicitVRLittleEndian
     if "ImplementationClassUID" not in meta:
-        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+        meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
         meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID"):
         if keyword not in meta:

@@ -19,6 +19,7 @@ from service.dicom.fast_path import normalize_valid
 from service.dicom.geometry import position_along_normal
 from service.dicom.index_values import index_integer, index_text
 from service.dicom.normalize import normalize_instance
+from service.dicomweb import levels
 
 # Attributes without which pixel data cannot be decoded (PS3.3 C.7.6.3 Image Pixel module).
 PIXEL_MODULE_KEYWORDS = (
@@ -62,6 +63,10 @@ class InstanceRecord:
     slice_position: float | None
     patient_id: str | None
     patient_name: str | None
+    # One PatientName value whose Alphabetic group is ASCII without NUL: then the
+    # upper-cased index key starts with an ASCII prefix exactly when QIDO's name match of
+    # `PREFIX*` holds (service/store/qido_search.py), so SQL decides that search alone.
+    patient_name_plain: bool
     study_date: str | None  # YYYYMMDD, as stored in DICOM, so that ranges compare as text
     study_time: str | None
     accession_number: str | None
@@ -77,6 +82,10 @@ class InstanceRecord:
     study_json: bytes  # normalized study-level attributes
     series_json: bytes  # normalized series-level attributes
     qido_json: bytes  # QIDO_INSTANCE_KEYS of the instance as received (DICOM JSON)
+    # The study- and series-level attributes as DICOM JSON (QIDO answers), split here
+    # from the parsed instance so that the store need not parse its JSON again.
+    study_dicom_json: bytes
+    series_dicom_json: bytes
 
     @property
     def attributes(self) -> dict[str, Any]:
@@ -183,6 +192,7 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         raw = _exact_size(raw)
     study_date = _text(dataset, tags.STUDY_DATE, index, findings)
     summary = {key: attributes[key] for key in SUMMARY_KEYWORDS if key in attributes}
+    study_dicom_json, series_dicom_json = levels.level_json(dataset)
     position = position_along_normal(attributes.get("ImagePositionPatient"),
                                      attributes.get("ImageOrientationPatient"))
     return InstanceRecord(
@@ -198,6 +208,7 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         slice_position=position if position is None or math.isfinite(position) else None,
         patient_id=_text(dataset, tags.PATIENT_ID, index, findings),
         patient_name=_text(dataset, tags.PATIENT_NAME, index, findings),
+        patient_name_plain=plain_patient_name(dataset),
         study_date=study_date.replace(".", "") if study_date else None,
         study_time=_text(dataset, tags.STUDY_TIME, index, findings),
         accession_number=_text(dataset, tags.ACCESSION_NUMBER, index, findings),
@@ -213,7 +224,19 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         series_json=_exact_size(json_model.dumps(series)),
         qido_json=_exact_size(json_model.dumps(
             {key: dataset[key] for key in QIDO_INSTANCE_KEYS if key in dataset})),
+        study_dicom_json=study_dicom_json,
+        series_dicom_json=series_dicom_json,
     )
+
+
+def plain_patient_name(dataset: dict[str, Any]) -> bool:
+    """See InstanceRecord.patient_name_plain."""
+    attribute = dataset.get("00100010")
+    values = attribute.get("Value") if isinstance(attribute, dict) else None
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], dict):
+        return False
+    name = values[0].get("Alphabetic")
+    return isinstance(name, str) and name.isascii() and "\x00" not in name
 
 
 @dataclass(slots=True)

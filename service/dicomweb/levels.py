@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from service.dicom import dictionary, tags
+import orjson
+
+from service.dicom import dictionary, json_model, tags
 from service.dicom.normalize import SERIES_KEYWORDS, STUDY_KEYWORDS
 
 STUDY, SERIES, INSTANCE = "study", "series", "instance"
@@ -95,3 +97,58 @@ def vr_of(key: str) -> str:
     if info is None or not info.vr:
         return "UN"
     return info.vr.split(" ")[0]
+
+
+# The level split of an instance's keys, by its tuple of keys: the instances of a series
+# carry the same keys, so most of a dump's instances reuse one split (bounded: cleared
+# when full).
+_SPLITS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_SPLITS_MAX = 256
+
+
+def _split(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(study keys, series keys) of an instance's keys, in level_dataset's order."""
+    found = _SPLITS.get(keys)
+    if found is None:
+        study = tuple(key for key in keys if level_of(key) == STUDY)
+        series = tuple(key for key in keys if level_of(key) == SERIES)
+        # The common attributes are study level: the study keeps them where they are,
+        # the series has them appended.
+        series += tuple(key for key in COMMON if key in study)
+        if len(_SPLITS) >= _SPLITS_MAX:
+            _SPLITS.clear()
+        found = _SPLITS[keys] = (study, series)
+    return found
+
+
+def level_json(instance: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(study, series) level datasets of one instance as the DICOM JSON the store keeps for
+    QIDO answers: level_dataset of each, without looking at every key of every instance.
+
+    Numbers are written as orjson writes what it reads from their text, as for any value
+    read back from the store (json_model keeps an inexact number's text: orjson's own
+    reading of it is what a stored row has always held).
+    """
+    study_keys, series_keys = _split(tuple(instance))
+    return (_orjson_text({key: instance[key] for key in study_keys}),
+            _orjson_text({key: instance[key] for key in series_keys}))
+
+
+def _orjson_text(dataset: dict[str, Any]) -> bytes:
+    try:
+        text = orjson.dumps(dataset)
+    except TypeError:  # a json_model exact number: what orjson reads from its text
+        text = orjson.dumps(orjson.loads(json_model.dumps(dataset)))
+    return bytes(memoryview(text))  # without orjson's spare capacity (records._exact_size)
+
+
+def merge_study_json(study_json: bytes, other_study_json: bytes) -> bytes:
+    """A study's level JSON with the attributes another series' instance carries and it
+    lacks (a report's instance may lack what the images have); sorted by key when any
+    is added."""
+    merged = orjson.loads(study_json)
+    extra = orjson.loads(other_study_json)
+    missing = {key: value for key, value in extra.items() if key not in merged}
+    if not missing:
+        return study_json
+    return orjson.dumps(dict(sorted({**merged, **missing}.items())))

@@ -63,7 +63,9 @@ def parse_accept(header: str | None) -> list[MediaRange]:
 
 def _split(text: str, separator: str) -> list[str]:
     """Split at `separator` outside double quotes (type="…" may hold ';' or ',')."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in text:
         if char == '"':
             quoted = not quoted

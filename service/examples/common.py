@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from . import phantom, uids
 from .geometry import ImagePlan
@@ -55,10 +55,10 @@ def file_meta(sop_class_uid: str, sop_instance_uid: str) -> FileMetaDataset:
     """Group 0002 for a Part 10 file in Explicit VR Little Endian."""
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = sop_class_uid
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION
     meta.SourceApplicationEntityTitle = SOURCE_AE_TITLE
     return meta

@@ -52,6 +52,8 @@ def _private_vr(group: int, creator: str, offset: int) -> str:
 def _float32(value: object) -> object:
     if isinstance(value, list):
         return [float(np.float32(v)) for v in value]
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"an FL value must be a number, not {type(value).__name__}")
     return float(np.float32(value))
 
 

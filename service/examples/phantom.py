@@ -95,7 +95,7 @@ def _ellipse3(
     return _inside((radius - 1.0) * min(a, b, c))
 
 
-def noise(seed: int, shape: tuple[int, int], amplitude_hu: float) -> np.ndarray:
+def noise(seed: int | Sequence[int], shape: tuple[int, ...], amplitude_hu: float) -> np.ndarray:
     """Deterministic uniform noise in [-amplitude, +amplitude] HU."""
     if amplitude_hu <= 0:
         return np.zeros(shape, dtype=np.float32)

@@ -236,7 +236,7 @@ class BufferingThreadWorker(ThreadWorker):
             return True
         del self.reading[conn]
         deadline = reading.deadline or time.monotonic() + self.read_timeout
-        conn.buffered = _SpooledSource(  # type: ignore[attr-defined]
+        conn.buffered = _SpooledSource(
             reading.spool.reader(), conn.sock, deadline, whole=progress is Progress.COMPLETE)
         self.enqueue_req(conn)
         return True

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import get_decoder
-from pydicom.pixels.decoders.base import Decoder
+from pydicom.pixels.decoders.base import DecodeOptions, Decoder
 from pydicom.uid import UID
 
 from service.pixels.description import PixelDescription
@@ -111,12 +111,14 @@ def decode_codestreams(codestreams: Sequence[bytes], desc: PixelDescription, *,
     return out
 
 
-def _decode_one(decoder: Decoder, codestream: bytes, options: dict[str, int | str], label: int,
+def _decode_one(decoder: Decoder, codestream: bytes, options: DecodeOptions, label: int,
                 *, as_rgb: bool) -> np.ndarray:
     if not codestream:
         raise PixelDataError(f"frame {label}: empty codestream")
     try:
-        frame, _ = decoder.as_array(encapsulate([codestream]), as_rgb=as_rgb, **options)
+        # pydicom annotates **kwargs as DecodeOptions, meaning Unpack[DecodeOptions].
+        frame, _ = decoder.as_array(
+            encapsulate([codestream]), as_rgb=as_rgb, **options)  # type: ignore[arg-type]
     except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
     except BaseException as exc:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydicom.pixels import get_decoder
+from pydicom.pixels.decoders.base import DecodeOptions
 from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import UID
 
@@ -140,8 +141,11 @@ def _decode_ybr_422(payload: bytes | bytearray | memoryview, desc: PixelDescript
     out = np.empty((len(indices), *desc.frame_shape), dtype=stored_dtype(desc))
     for position, index in enumerate(indices):
         try:
+            # pydicom annotates as_array's **kwargs as DecodeOptions (meaning
+            # Unpack[DecodeOptions]), so no keyword argument passes its own check.
             frame, _ = decoder.as_array(
-                bytes(payload), index=index, as_rgb=as_rgb, **decoder_options(desc))
+                bytes(payload), index=index,
+                as_rgb=as_rgb, **decoder_options(desc))  # type: ignore[arg-type]
         except (ValueError, RuntimeError) as exc:
             raise PixelDataError(f"frame {index + 1}: {exc}") from exc
         out[position] = frame
@@ -149,7 +153,7 @@ def _decode_ybr_422(payload: bytes | bytearray | memoryview, desc: PixelDescript
 
 
 def decoder_options(desc: PixelDescription,
-                    number_of_frames: int | None = None) -> dict[str, int | str]:
+                    number_of_frames: int | None = None) -> DecodeOptions:
     """The Image Pixel options pydicom's decoders need when given raw bytes."""
     return {
         "rows": desc.rows,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from service.settings import Settings
 
@@ -49,7 +51,7 @@ def _server_engine(url: str) -> Engine:
                            hide_parameters=True)
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         # Writers read, then write what they read (counts, existing rows). They run READ
         # COMMITTED and first take a lock per study they write (repository.lock_studies),
         # in one global order: writers of one study queue instead of failing, and each
@@ -71,7 +73,7 @@ def _sqlite_engine(url: str) -> Engine:
                            hide_parameters=True)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Take transaction control from pysqlite so that writes can BEGIN IMMEDIATE:
         # a deferred transaction that later writes is what fails with "database is locked"
         # when several processes write at once.
@@ -84,7 +86,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         writing = connection.get_execution_options().get("write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 

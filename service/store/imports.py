@@ -100,7 +100,7 @@ def read(engine: Engine, import_id: str) -> dict[str, Any] | None:
         row = connection.execute(select(imports).where(imports.c.id == import_id)).first()
         if row is None:
             return None
-        counts = dict(connection.execute(
+        counts: dict[str, int] = dict(connection.execute(
             select(import_studies.c.state, func.count())
             .where(import_studies.c.import_id == import_id)
             .group_by(import_studies.c.state)).all())

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Integer, Select, and_, bindparam, exists, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    select,
+)
 
 from service.dicom.index_values import index_text
 from service.store.schema import instances, series, studies
@@ -56,7 +68,7 @@ def splice(attributes: bytes, extra: dict) -> bytes:
     return attributes[:-1] + b"," + addition + b"}"
 
 
-def _study_json(row) -> bytes:  # type: ignore[no-untyped-def]
+def _study_json(row: Row[*tuple[Any, ...]]) -> bytes:
     modalities = [m for m in (row.modalities or "").split("\\") if m]
     return splice(row.attributes, {
         "ModalitiesInStudy": modalities,
@@ -65,7 +77,7 @@ def _study_json(row) -> bytes:  # type: ignore[no-untyped-def]
     })
 
 
-def _series_json(row) -> bytes:  # type: ignore[no-untyped-def]
+def _series_json(row: Row[*tuple[Any, ...]]) -> bytes:
     return splice(row.attributes, {
         "StudyInstanceUID": row.study_uid,
         "NumberOfSeriesRelatedInstances": row.instance_count,
@@ -163,6 +175,22 @@ def study_exists(engine: Engine, study_uid: str) -> bool:
                                   .where(studies.c.study_uid == study_uid)).first() is not None
 
 
+@functools.lru_cache(maxsize=1)
+def _series_lookup() -> Select:
+    return select(series.c.series_uid).where(series.c.series_uid == bindparam("q_series_uid"),
+                                             series.c.study_uid == bindparam("q_study_uid"))
+
+
+def _series_stored(connection: Connection, study_uid: str, series_uid: str) -> bool:
+    return connection.execute(_series_lookup(), {"q_series_uid": series_uid,
+                                                 "q_study_uid": study_uid}).first() is not None
+
+
+def series_exists(engine: Engine, study_uid: str, series_uid: str) -> bool:
+    with engine.connect() as connection:
+        return _series_stored(connection, study_uid, series_uid)
+
+
 def list_series(engine: Engine, study_uid: str, limit: int, offset: int) -> Page | None:
     with engine.connect() as connection:
         if connection.execute(select(studies.c.study_uid)
@@ -191,9 +219,7 @@ def list_instances(engine: Engine, study_uid: str, series_uid: str, limit: int,
     """Instances of a series in InstanceNumber, then slice position, then UID order."""
     where = (instances.c.series_uid == series_uid, instances.c.study_uid == study_uid)
     with engine.connect() as connection:
-        if connection.execute(select(series.c.series_uid).where(
-                series.c.series_uid == series_uid, series.c.study_uid == study_uid)).first() \
-                is None:
+        if not _series_stored(connection, study_uid, series_uid):
             return None
         rows = connection.execute(
             select(instances.c.summary).where(*where)
@@ -247,3 +273,30 @@ def study_instances_json(engine: Engine, study_uid: str,
     with engine.connect() as connection:
         return [bytes(b) for b in connection.execute(
             statement.order_by(instances.c.sop_uid)).scalars()]
+
+
+@dataclass(slots=True)
+class SeriesInstance:
+    sop_uid: str
+    attributes: bytes  # normalized JSON
+    has_pixel_data: bool
+    pixel_module_missing: list[str]
+
+
+def series_instances(engine: Engine, study_uid: str,
+                     series_uid: str) -> list[SeriesInstance] | None:
+    """Every instance of the series (in SOP Instance UID order), None when it is not stored,
+    with everything volume geometry needs: the list views carry only a summary, while
+    PixelSpacing, FrameOfReferenceUID and multi-frame functional groups are in the
+    normalized attributes."""
+    with engine.connect() as connection:
+        if not _series_stored(connection, study_uid, series_uid):
+            return None
+        rows = connection.execute(
+            select(instances.c.sop_uid, instances.c.attributes, instances.c.has_pixel_data,
+                   instances.c.pixel_module_missing)
+            .where(instances.c.series_uid == series_uid, instances.c.study_uid == study_uid)
+            .order_by(instances.c.sop_uid)).all()
+    return [SeriesInstance(row.sop_uid, bytes(row.attributes), bool(row.has_pixel_data),
+                           row.pixel_module_missing.split(",") if row.pixel_module_missing
+                           else []) for row in rows]

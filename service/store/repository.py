@@ -6,11 +6,23 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from service.dicom.records import InstanceRecord
-from service.store import qido
+from service.dicomweb import levels
 from service.store.engine import WRITE
 from service.store.schema import dumps as dumps_table
 from service.store.schema import instance_qido, instances, series, studies
@@ -60,10 +72,12 @@ def ingest(engine: Engine, records: list[InstanceRecord], body: bytes) -> Ingest
                               unchanged=len(records) - len(created) - len(updated))
         result.studies = sorted({r.study_uid for r in records})
         result.series = sorted({r.series_uid for r in records})
-        result.dump_id = connection.execute(insert(dumps_table).values(
+        dump_key = connection.execute(insert(dumps_table).values(
             received_at=now, body_sha256=hashlib.sha256(body).hexdigest(),
             body_bytes=len(body), received=result.received, created=result.created,
-            updated=result.updated, unchanged=result.unchanged)).inserted_primary_key[0]
+            updated=result.updated, unchanged=result.unchanged)).inserted_primary_key
+        assert dump_key is not None  # an INSERT of one row
+        result.dump_id = dump_key[0]
         changed = created + updated
         if changed:
             _upsert_levels(connection, changed, now)
@@ -133,7 +147,7 @@ def _check_conflicts(connection: Connection, records: list[InstanceRecord],
         raise IngestConflict(conflicts)
 
 
-def _upsert(connection: Connection, table, key: str, rows: list[dict]) -> None:
+def _upsert(connection: Connection, table: Table, key: str, rows: list[dict]) -> None:
     """Insert rows, or update them where the key exists (portable: no dialect upsert)."""
     keys = [row[key] for row in rows]
     present: set[str] = set()
@@ -145,7 +159,8 @@ def _upsert(connection: Connection, table, key: str, rows: list[dict]) -> None:
     if new:
         connection.execute(insert(table), new)
     if old:
-        columns = {name: bindparam(name) for name in rows[0] if name != key}
+        columns: dict[str, BindParameter[Any]] = {
+            name: bindparam(name) for name in rows[0] if name != key}
         connection.execute(update(table).where(table.c[key] == bindparam("_key"))
                            .values(**columns), old)
 
@@ -160,19 +175,22 @@ def _upsert_levels(connection: Connection, changed: list[InstanceRecord],
             study_rows[record.study_uid] = {
                 "study_uid": record.study_uid, "patient_id": record.patient_id,
                 "patient_name": name, "patient_name_key": name.upper() if name else None,
+                "patient_name_plain": record.patient_name_plain,
                 "study_date": record.study_date, "study_time": record.study_time,
                 "accession_number": record.accession_number,
                 "attributes": record.study_json, "updated_at": now,
-                **qido.study_columns(record.dicom_json),  # DICOM JSON of the level
+                "dicom_json": record.study_dicom_json,
             }
         if record.series_uid not in series_rows:
             series_rows[record.series_uid] = {
                 "series_uid": record.series_uid, "study_uid": record.study_uid,
                 "modality": record.modality, "series_number": record.series_number,
                 "attributes": record.series_json, "updated_at": now,
-                **qido.series_columns(record.dicom_json),
+                "dicom_json": record.series_dicom_json,
             }
-            qido.merge_study_columns(study_rows[record.study_uid], record.dicom_json)
+            study_row = study_rows[record.study_uid]
+            study_row["dicom_json"] = levels.merge_study_json(study_row["dicom_json"],
+                                                              record.study_dicom_json)
     _upsert(connection, studies, "study_uid", list(study_rows.values()))
     _upsert(connection, series, "series_uid", list(series_rows.values()))
 
@@ -196,7 +214,8 @@ def _write_instances(connection: Connection, created: list[InstanceRecord],
         connection.execute(insert(instances), [_instance_row(r, dump_id, now) for r in chunk])
     for chunk in _chunks(updated):
         rows = [{**_instance_row(r, dump_id, now), "_key": r.sop_uid} for r in chunk]
-        columns = {name: bindparam(name) for name in rows[0] if name not in ("sop_uid", "_key")}
+        columns: dict[str, BindParameter[Any]] = {
+            name: bindparam(name) for name in rows[0] if name not in ("sop_uid", "_key")}
         connection.execute(update(instances).where(instances.c.sop_uid == bindparam("_key"))
                            .values(**columns), rows)
         # Deleted and written again: instances stored before the table existed have no row.
@@ -211,7 +230,7 @@ def refresh_counts(connection: Connection, study_uids: list[str],
                    series_uids: list[str]) -> None:
     """Recompute the QIDO-RS counts and ModalitiesInStudy of the given studies and series."""
     for chunk in _chunks(series_uids):
-        counts = dict(connection.execute(
+        counts: dict[str, int] = dict(connection.execute(
             select(instances.c.series_uid, func.count())
             .where(instances.c.series_uid.in_(chunk)).group_by(instances.c.series_uid)).all())
         connection.execute(

@@ -31,7 +31,7 @@ def _index_text(declared: int) -> String:
     """A text index column (see dicom/index_values.py): unbounded on PostgreSQL, whose
     varchar(n) would refuse a longer value; SQLite never enforces a declared length, so
     its columns keep their first declaration (changing it would rebuild every table)."""
-    return String(declared).with_variant(Text(), "postgresql")  # type: ignore[return-value]
+    return String(declared).with_variant(Text(), "postgresql")
 
 
 dumps = Table(
@@ -51,8 +51,13 @@ studies = Table(
     Column("study_uid", UID, primary_key=True),
     Column("patient_id", _index_text(64), index=True),
     Column("patient_name", _index_text(324)),
-    # Upper-cased person name, the key of case-insensitive wildcard matching.
-    Column("patient_name_key", _index_text(324), index=True),
+    # Upper-cased person name, the key of case-insensitive wildcard matching. Compared
+    # byte by byte on both databases (PostgreSQL: COLLATE "C"; SQLite's BINARY already
+    # is), so that a prefix search is an index range (store/qido_search.py).
+    Column("patient_name_key", String(324).with_variant(Text(collation="C"), "postgresql")),
+    # True when a prefix search's range on patient_name_key decides the QIDO match alone
+    # (records.InstanceRecord.patient_name_plain); NULL for studies not yet told.
+    Column("patient_name_plain", Boolean),
     Column("study_date", _index_text(8), index=True),
     Column("study_time", _index_text(16)),
     Column("accession_number", _index_text(64), index=True),
@@ -60,10 +65,12 @@ studies = Table(
     Column("series_count", Integer, nullable=False, default=0),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
-    # Study- and patient-level attributes as DICOM JSON (QIDO-RS answers; store/qido.py).
+    # Study- and patient-level attributes as DICOM JSON (QIDO-RS answers; store/qido_search.py).
     Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_studies_order", "study_date", "study_time", "study_uid"),
+    # With patient_name_plain: whether a range is all plain is read from the index alone.
+    Index("ix_studies_patient_name_key", "patient_name_key", "patient_name_plain"),
 )
 
 series = Table(
@@ -75,7 +82,7 @@ series = Table(
     Column("series_number", Integer),
     Column("instance_count", Integer, nullable=False, default=0),
     Column("attributes", LargeBinary, nullable=False),  # normalized JSON, without counts
-    # Series-level attributes as DICOM JSON (QIDO-RS answers; store/qido.py).
+    # Series-level attributes as DICOM JSON (QIDO-RS answers; store/qido_search.py).
     Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_series_study_modality", "study_uid", "modality"),

@@ -11,7 +11,7 @@ import pytest
 from service import create_app
 from service.examples.factory import StudySpec, make_dump, make_study
 from tests.api.conftest import post_dump
-from tests.conftest import snapshot
+from tests.support.database import snapshot
 
 PROBLEM = "application/problem+json"
 

@@ -29,8 +29,7 @@ from service import create_app
 from service.examples.factory import make_ct_dump
 from service.settings import Settings
 from tests.api.conftest import post_dump
-from tests.conftest import TEST_DATABASE_VARIABLE, snapshot
-from tests.support.database import fresh_schema
+from tests.support.database import TEST_DATABASE_VARIABLE, fresh_schema, snapshot
 
 MAX_DEPTH = Settings.max_sequence_depth
 JSON_LIMIT = "nested more than 254 levels"

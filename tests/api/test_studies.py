@@ -163,7 +163,7 @@ def test_delete_study_removes_everything_below(client, studies, engine) -> None:
     assert client.delete(f"/v1/studies/{ds.StudyInstanceUID}").status_code == 204
     assert client.get(f"/v1/studies/{ds.StudyInstanceUID}").status_code == 404
     assert client.delete(f"/v1/studies/{ds.StudyInstanceUID}").status_code == 404
-    from tests.conftest import snapshot
+    from tests.support.database import snapshot
     rows = snapshot(engine)
     assert not any(ds.StudyInstanceUID in str(row) for row in rows["instances"] + rows["series"])
     assert _ids(client.get("/v1/studies")) == ["PAT-B", "PAT-C"]

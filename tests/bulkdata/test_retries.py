@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import socket
 import time
 
 import orjson
 import pydicom
 import pytest
 
+from dicom_resolver_testing.stack import free_port
 from service.bulkdata.transport import RetryPolicy, retry_after_seconds
 from service.errors import NotFound, UpstreamError
 
@@ -62,9 +62,7 @@ def test_retry_budget_in_time_gives_up_without_sleeping(make_client, make_settin
 
 def test_connection_refused_is_retried_then_502(make_client, make_settings, emulator, instances,
                                                 fetch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     client = make_client(make_settings(healthcare_api_root=f"http://127.0.0.1:{closed_port}"))
     with pytest.raises(UpstreamError) as caught:
         fetch(client, emulator, instances["ct1"])

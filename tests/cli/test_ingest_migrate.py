@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from service.cli import Progress, main, masked_url, read_input
+from service.cli import main
+from service.cli.console import Progress
+from service.cli.database import masked_url
+from service.cli.dumps import read_input
 from service.store.schema import instances, series, studies
 
 from .conftest import to_instance, write_dump
@@ -117,7 +120,7 @@ class TerminalStream(io.StringIO):
 
 
 def test_progress_only_on_a_terminal(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("service.cli.READ_CHUNK", 1024)
+    monkeypatch.setattr("service.cli.dumps.READ_CHUNK", 1024)
     path = tmp_path / "blob.json"
     path.write_bytes(b" " * 5000)
     terminal = TerminalStream()

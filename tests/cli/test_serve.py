@@ -6,8 +6,6 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,12 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from dicom_resolver_testing.stack import free_port
 from service.cli import main
-from service.server import GUNICORN_DEFAULTS, gunicorn_options
+from service.cli.serve import GUNICORN_DEFAULTS, gunicorn_options
 from service.settings import Settings
-from tests.support.net import free_port
-
-VENV_BIN = Path(sys.executable).parent
+from tests.support.gunicorn import CLI, wait_healthy
 
 
 @contextmanager
@@ -28,7 +25,7 @@ def running_serve(arguments: list[str], env: dict[str, str], cwd: Path,
                   log_path: Path) -> Iterator[subprocess.Popen]:
     """`dicom-resolver serve …` as a process logging to log_path, killed if still running."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen([str(VENV_BIN / "dicom-resolver"), "serve", *arguments],
+        process = subprocess.Popen([CLI, "serve", *arguments],
                                    env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         try:
             yield process
@@ -38,17 +35,10 @@ def running_serve(arguments: list[str], env: dict[str, str], cwd: Path,
                 process.wait()
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited while starting"
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or workers still booting on a loaded machine
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer 200 within {timeout} s")
+def wait_until_up(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    if not wait_healthy(base, process, timeout):
+        raise AssertionError(f"{base} did not answer within {timeout} s "
+                             f"(exit status {process.poll()})")
 
 
 @pytest.mark.slow
@@ -60,7 +50,7 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     log_path = tmp_path / "server.log"
     with running_serve(["--workers", "2", "--no-demo"], env, tmp_path, log_path) as process:
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/v1/studies", process)
+        wait_until_up(base, process)
         answer = requests.get(f"{base}/v1/studies", params={"PatientName": "SECRET^NAME"},
                               timeout=10)
         assert answer.status_code == 200 and answer.json()["total"] == 0
@@ -89,7 +79,7 @@ def test_serve_without_credentials_starts_demo_mode(tmp_path: Path) -> None:
     log_path = tmp_path / "server.log"
     with running_serve(["--workers", "2"], env, tmp_path, log_path) as process:
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/v1/studies", process, timeout=120)
+        wait_until_up(base, process, timeout=120)
         page = requests.get(f"{base}/v1/studies", timeout=10).json()
         assert [item["StudyInstanceUID"] for item in page["items"]] == [study]
         pixels = requests.get(f"{base}/v1/studies/{study}/series/{series}/instances/{sop}"

@@ -13,7 +13,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import generate_uid
 
 from service.cli import main
-from service.dicom.listing import MAX_VALUE_CHARS
+from service.cli.listing import MAX_VALUE_CHARS
 
 from .conftest import ct_image, to_instance, write_dump
 

@@ -31,10 +31,11 @@ from dicom_resolver_client.transport import retry_after_seconds
 from google.auth import crypt, jwt
 from google.oauth2 import service_account
 
+from dicom_resolver_testing.stack import free_port
 from service import create_app
 from service.emulator.keys import ServiceAccount
 from service.settings import Settings
-from tests.support.net import free_port, serving
+from tests.support.net import serving
 
 NPY_HEADER = b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }"
 NPY_HEADER += b" " * (127 - len(NPY_HEADER)) + b"\n"

@@ -10,7 +10,6 @@ for the session; each test gets its own service and store.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,19 +17,16 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from service.demo import DemoHandle, start_demo
-from service.settings import Settings
+from service.cli.demo import DemoHandle
 from tests.clients.served import ExampleStudy, Exchange, ExchangeRecorder, Service
-from tests.support.emulated import close_app, emulated_app, emulator_credentials
+from tests.support.demo import demo_app, running_demo
 from tests.support.net import serving
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHandle]:
     """The demo mode's emulator: the example study's .dcm files on a loopback Healthcare API."""
-    workdir = tmp_path_factory.mktemp("clients-demo")
-    settings = Settings.load(environ={}, database_url=f"sqlite:///{workdir / 'unused.sqlite3'}")
-    with start_demo(settings, workdir, out=io.StringIO()) as handle:
+    with running_demo(tmp_path_factory.mktemp("clients-demo")) as handle:
         yield handle
 
 
@@ -72,13 +68,7 @@ def start_service(demo: DemoHandle, database_url: str,
     """Start the service (example study ingested, settings overridable) for this test."""
     with ExitStack() as started:
         def start(**overrides: object) -> Service:
-            settings = Settings.load(environ={}, database_url=database_url,
-                                     migrate_on_start=True,
-                                     **{**demo.settings_overrides, **overrides})
-            app = emulated_app(settings, credentials=emulator_credentials(demo.emulator),
-                               fast_retries=False)
-            started.callback(close_app, app)
-            demo.ingest(app.extensions["engine"])
+            app = demo_app(demo, started, database_url, migrate_on_start=True, **overrides)
             exchanges: list[Exchange] = []
             recorder = ExchangeRecorder(app, exchanges)
             server = started.enter_context(serving(app, name="clients-test-service"))

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from tests.support.net import free_port
+from dicom_resolver_testing.stack import free_port
 
 ORTHANC_BINARIES = ("Orthanc", "/usr/sbin/Orthanc")
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")

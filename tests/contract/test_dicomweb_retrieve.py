@@ -19,6 +19,7 @@ from service.settings import Settings
 from tests.contract.conftest import Contract
 from tests.support.emulated import close_app, emulated_app, emulator_credentials
 from tests.support.part10 import assert_same_instance
+from tests.support.routes import dicomweb_path
 
 AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
@@ -49,12 +50,8 @@ class Study:
         return next(ds for ds in self.datasets if ds.Modality == "SR")
 
     def path(self, ds: pydicom.Dataset, level: str = "instance") -> str:
-        path = f"/dicomweb/studies/{ds.StudyInstanceUID}"
-        if level in ("series", "instance"):
-            path += f"/series/{ds.SeriesInstanceUID}"
-        if level == "instance":
-            path += f"/instances/{ds.SOPInstanceUID}"
-        return path
+        return "/dicomweb" + dicomweb_path(ds.StudyInstanceUID, ds.SeriesInstanceUID,
+                                           ds.SOPInstanceUID, level)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from werkzeug.test import EnvironBuilder
 
 from service import create_app
 from service.settings import Settings
-from tests.conftest import snapshot
 from tests.contract.conftest import Contract, Stored
+from tests.support.database import snapshot
 
 SMALL_LIMIT = 4096  # bytes; the example study's dump is far larger
 

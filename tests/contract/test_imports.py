@@ -13,13 +13,8 @@ from openapi_core import OpenAPI
 from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from tests.contract.conftest import Contract
-from tests.support.emulated import (
-    app_maker,
-    emulated_settings,
-    emulator_credentials,
-    new_account,
-)
-from tests.support.google_store import StandInStudy, write_studies
+from tests.support.emulated import app_maker, emulator_credentials, new_account
+from tests.support.google_store import StandInStudy, importing_settings, write_studies
 
 AUDIENCE = "https://resolver.example.org/v1/notifications/pubsub"
 PUSH_EMAIL = "push@demo-project.iam.gserviceaccount.com"
@@ -46,11 +41,10 @@ def stand_in(store_folder: tuple[Path, list[StandInStudy]],
 @pytest.fixture
 def app(stand_in: Emulator, database_url: str) -> Iterator[Flask]:
     with app_maker() as make:
-        yield make(emulated_settings(
-            stand_in, database_url=database_url, migrate_on_start=True,
-            dicom_store=stand_in.store_path, pubsub_audience=AUDIENCE,
-            pubsub_allowed_emails=(PUSH_EMAIL,), pubsub_certs_url=stand_in.certs_url,
-            import_poll_seconds=0.05), credentials=emulator_credentials(stand_in))
+        yield make(importing_settings(
+            stand_in, database_url, pubsub_audience=AUDIENCE,
+            pubsub_allowed_emails=(PUSH_EMAIL,), pubsub_certs_url=stand_in.certs_url),
+            credentials=emulator_credentials(stand_in))
 
 
 @pytest.fixture

@@ -79,15 +79,15 @@ def pixel_app(tmp_path_factory: pytest.TempPathFactory, emulator: Emulator,
                              pixel_cache_bytes=0)
     credentials = service_account.Credentials.from_service_account_file(
         str(emulator.key_file), scopes=[HEALTHCARE_SCOPE])
-    client = BulkDataClient(settings, credentials=credentials)
-    application = create_app(settings, bulkdata=client)
+    application = create_app(settings, bulkdata=lambda cache: BulkDataClient(
+        settings, cache=cache, credentials=credentials))
     ct = next(ds for ds in study_datasets if ds.Modality == "CT")
     body = orjson.dumps(_dump_with_variants(study_dump, ct.SOPInstanceUID))
     answer = application.test_client().post("/v1/dumps", data=body,
                                             content_type="application/json")
     assert answer.status_code == 200, answer.get_data()
     yield application
-    client.close()
+    application.extensions["bulkdata"].close()
     application.extensions["engine"].dispose()
 
 

@@ -20,19 +20,14 @@ from service.dicomweb import wado_accept
 from service.usecases.ingest import ingest_bytes
 from tests.dicomweb.conftest import make_app, served
 from tests.support.part10 import assert_same_instance
+from tests.support.routes import dicomweb_path
 
 ROLES = ["report", "ct1", "dose", "dose_rle", "j2k"]
 AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
 
 def _url(server: Any, corpus: Any, role: str, level: str = "instance") -> str:
-    study_uid, series_uid, sop_uid = corpus.uids(role)
-    url = f"{server.dicomweb}/studies/{study_uid}"
-    if level in ("series", "instance"):
-        url += f"/series/{series_uid}"
-    if level == "instance":
-        url += f"/instances/{sop_uid}"
-    return url
+    return server.dicomweb + dicomweb_path(*corpus.uids(role), level)
 
 
 def _parts(response: requests.Response) -> list[Any]:

@@ -8,7 +8,6 @@ are skipped with the reason; CI installs Debian's `chromium` and `chromium-drive
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,11 +17,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.demo import start_demo
 from service.examples.shipped import load_example_dump
-from service.settings import Settings
 from tests.support.chromium import start_chromium
-from tests.support.emulated import close_app, emulated_app, emulator_credentials
+from tests.support.demo import demo_app, running_demo
 from tests.support.net import serving
 
 
@@ -41,9 +38,7 @@ class Explorer:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The demo mode's emulator: the example study's .dcm files on a loopback Healthcare API."""
-    workdir = tmp_path_factory.mktemp("explorer-demo")
-    settings = Settings.load(environ={}, database_url=f"sqlite:///{workdir / 'unused.sqlite3'}")
-    with start_demo(settings, workdir, out=io.StringIO()) as handle:
+    with running_demo(tmp_path_factory.mktemp("explorer-demo")) as handle:
         yield handle
 
 
@@ -53,14 +48,7 @@ def make_server_for(demo: Any, tmp_path_factory: pytest.TempPathFactory):  # typ
     with ExitStack() as started:
         def make(wrap: Callable[[Flask], None] | None = None) -> Explorer:
             folder = tmp_path_factory.mktemp("explorer-store")
-            settings = Settings.load(environ={},
-                                     database_url=f"sqlite:///{folder / 'store.sqlite3'}",
-                                     **demo.settings_overrides)
-            # The production backoffs: nothing here injects faults.
-            app = emulated_app(settings, credentials=emulator_credentials(demo.emulator),
-                               fast_retries=False)
-            started.callback(close_app, app)
-            demo.ingest(app.extensions["engine"])
+            app = demo_app(demo, started, f"sqlite:///{folder / 'store.sqlite3'}")
             if wrap is not None:
                 wrap(app)
             server = started.enter_context(serving(app, name="explorer-test-server"))

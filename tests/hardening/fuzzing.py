@@ -43,7 +43,7 @@ from service.examples.factory import (
     to_google_json,
 )
 from service.examples.spec import StudySpec
-from tests.conftest import snapshot
+from tests.support.database import snapshot
 from tests.support.routes import Route
 
 REPO = Path(__file__).resolve().parents[2]

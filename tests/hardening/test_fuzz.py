@@ -12,7 +12,6 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import snapshot
 from tests.hardening.fuzzing import (
     DumpProperty,
     QueryProperty,
@@ -22,6 +21,7 @@ from tests.hardening.fuzzing import (
     seed_dumps,
     spec_parameters,
 )
+from tests.support.database import snapshot
 from tests.support.routes import get_routes
 
 CI: dict[str, Any] = dict(derandomize=True, database=None, deadline=None, print_blob=True,

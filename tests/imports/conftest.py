@@ -14,8 +14,8 @@ from google.auth.transport.requests import AuthorizedSession
 
 from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
-from tests.support.emulated import app_maker, emulated_settings, emulator_credentials, new_account
-from tests.support.google_store import StandInStudy, write_studies
+from tests.support.emulated import app_maker, emulator_credentials, new_account
+from tests.support.google_store import StandInStudy, importing_settings, write_studies
 
 
 @pytest.fixture(scope="session")
@@ -54,10 +54,8 @@ def make_app(stand_in: Emulator, database_url: str) -> Iterator[Callable[..., Fl
     """Apps on the test's store, importing from the stand-in (worker not started)."""
     with app_maker() as make:
         def build(**overrides: Any) -> Flask:
-            settings = emulated_settings(
-                stand_in, database_url=database_url, migrate_on_start=True,
-                dicom_store=stand_in.store_path, import_poll_seconds=0.05, **overrides)
-            return make(settings, credentials=emulator_credentials(stand_in))
+            return make(importing_settings(stand_in, database_url, **overrides),
+                        credentials=emulator_credentials(stand_in))
 
         yield build
 

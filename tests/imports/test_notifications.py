@@ -244,8 +244,8 @@ def test_emulate_command_pushes_files_dropped_into_its_folder(
 
     from google.oauth2 import service_account
 
+    from dicom_resolver_testing.stack import free_port
     from service.bulkdata.credentials import HEALTHCARE_SCOPE
-    from tests.support.net import free_port
 
     folder, incoming = tmp_path / "watched", tmp_path / "incoming"
     folder.mkdir()

@@ -4,10 +4,6 @@ one store never run the same study, and a service killed with SIGKILL mid-import
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,14 +13,12 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
+from dicom_resolver_testing.stack import free_port
 from service.emulator.server import Emulator
 from service.store.schema import import_studies
 from service.usecases.import_worker import StudyOutcome
 from tests.support.google_store import StandInStudy
-from tests.support.gunicorn import wait_healthy
-from tests.support.net import free_port
-
-CLI = str(Path(sys.executable).with_name("dicom-resolver"))
+from tests.support.gunicorn import ServiceProcess, serve_argv
 
 
 def test_two_replicas_share_one_import_without_double_work(
@@ -59,35 +53,11 @@ def test_two_replicas_share_one_import_without_double_work(
     assert final["state"] == "done" and final["instances"] == sum(s.instances for s in studies)
 
 
-class Service:
-    """`dicom-resolver serve` with the import worker on, in a process group of its own."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        with log.open("ab") as sink:
-            self.process = subprocess.Popen(
-                [CLI, "serve", "--no-demo", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", "1"], env=env, stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        if wait_healthy(self.url, self.process):
-            return
-        self.kill()
-        raise AssertionError(f"the service did not start:\n{log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL to the master and its workers: nothing gets to clean up."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+def start_service(env: dict[str, str], log: Path) -> ServiceProcess:
+    """`dicom-resolver serve` with the import worker on (`env`), appending to `log`, ready."""
+    port = free_port()
+    return ServiceProcess(serve_argv(port, workers=1), env, log, port,
+                          append_log=True).wait_ready()
 
 
 def test_an_import_survives_the_service_being_killed(
@@ -103,7 +73,7 @@ def test_an_import_survives_the_service_being_killed(
         "DICOM_RESOLVER_LOG_FORMAT": "text",
     })
     log = tmp_path / "service.log"
-    first = Service(env, log)
+    first = start_service(env, log)
     try:
         created = requests.post(f"{first.url}/v1/imports", timeout=10, json={
             "filters": {"StudyDate": "19000101-"}})
@@ -120,7 +90,7 @@ def test_an_import_survives_the_service_being_killed(
         first.kill()
     assert 1 <= state["studies"]["done"] < len(studies)
 
-    second = Service(env, log)
+    second = start_service(env, log)
     try:
         url = second.url + created.headers["Location"]
         deadline = time.monotonic() + 60

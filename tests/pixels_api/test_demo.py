@@ -10,7 +10,7 @@ import pydicom
 import pytest
 
 from service import create_app
-from service.demo import needs_demo, ready_banner, service_url, start_demo
+from service.cli.demo import needs_demo, ready_banner, service_url, start_demo
 from service.settings import Settings
 
 

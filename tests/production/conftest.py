@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,54 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.support.gunicorn import stop_process, wait_healthy
-from tests.support.net import free_port
-
-REPO = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).with_name("dicom-resolver"))
-
-
-class ServiceProcess:
-    """One gunicorn master started by `argv` in the repository (so gunicorn.conf.py applies).
-
-    Its stderr (gunicorn's error log, the JSON logs and the access log) goes to a file the
-    test can read. `wait_ready` polls /healthz.
-    """
-
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path,
-                 port: int, cwd: Path = REPO) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        child_env = {key: value for key, value in os.environ.items()
-                     if not key.startswith("DICOM_RESOLVER_")}
-        child_env.update(env)
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(argv, env=child_env, cwd=cwd,
-                                            stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 60) -> ServiceProcess:
-        if wait_healthy(self.url, self.process, timeout):
-            return self
-        self.stop()
-        raise RuntimeError(f"the service did not start:\n{self.log}")
-
-    def stop(self) -> int:
-        return stop_process(self.process, timeout=30)
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def serve(database_url: str, log_path: Path, *, workers: int = 2,
-          **env: str) -> ServiceProcess:
-    """`dicom-resolver serve` on a free loopback port, not in demo mode, ready."""
-    port = free_port()
-    argv = [CLI, "serve", "--no-demo", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers)]
-    environment = {"DICOM_RESOLVER_DATABASE_URL": database_url, **env}
-    return ServiceProcess(argv, environment, log_path, port).wait_ready()
+from tests.support.emulated import close_app, new_account, use_emulator_adc
+from tests.support.gunicorn import ServiceProcess
 
 
 @pytest.fixture
@@ -97,13 +48,10 @@ def pixel_study(tmp_path_factory: pytest.TempPathFactory) -> PixelStudy:
 def emulator(pixel_study: PixelStudy, monkeypatch: pytest.MonkeyPatch,
              tmp_path: Path) -> Iterator[Any]:
     """The emulator on loopback, and Application Default Credentials pointing at it."""
-    from service.emulator.keys import ServiceAccount
     from service.emulator.server import Emulator
 
-    with Emulator(pixel_study.folder, account=ServiceAccount.generate("demo-project")) as running:
-        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(running.key_file))
-        monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-        monkeypatch.setenv("NO_GCE_CHECK", "True")
+    with Emulator(pixel_study.folder, account=new_account()) as running:
+        use_emulator_adc(monkeypatch, running, tmp_path / "gcloud")
         yield running
 
 
@@ -132,5 +80,4 @@ def pixel_app(emulator: Any, pixel_study: PixelStudy,
 
     yield make
     for app in apps:
-        app.extensions["bulkdata"].close()
-        app.extensions["engine"].dispose()
+        close_app(app)

@@ -18,8 +18,7 @@ import requests
 import sqlalchemy as sa
 
 from service.examples.factory import StudySpec, make_dump, make_study
-
-from .conftest import serve
+from tests.support.gunicorn import serve
 
 NAME = "QZXDBERR^SECRETNAME"
 PATIENT_ID = "QZX-DBERR-90210"

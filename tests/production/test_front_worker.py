@@ -11,8 +11,7 @@ from pathlib import Path
 import orjson
 
 from service.examples.factory import StudySpec, make_dump, make_study
-
-from .conftest import serve
+from tests.support.gunicorn import serve
 
 DUMP_HEAD = (b"POST /v1/dumps HTTP/1.1\r\nHost: resolver\r\n"
              b"Content-Type: application/dicom+json\r\n")

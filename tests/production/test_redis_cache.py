@@ -16,8 +16,7 @@ import requests
 
 from service.bulkdata.client import PixelPayload
 from service.bulkdata.redis_cache import RedisPayloadCache, decode_payload, encode_payload
-
-from .conftest import serve
+from tests.support.gunicorn import serve
 
 REDIS_VARIABLE = "DICOM_RESOLVER_TEST_REDIS_URL"
 

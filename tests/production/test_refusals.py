@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.gunicorn_errors import problem_bytes
-
-from .conftest import serve
+from tests.support.gunicorn import serve
 
 SECRET = "QZXREFUSED^SECRETNAME"
 

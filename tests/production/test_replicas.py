@@ -13,8 +13,7 @@ import requests
 import sqlalchemy as sa
 
 from service.examples.factory import StudySpec, make_dump, make_study
-
-from .conftest import serve
+from tests.support.gunicorn import serve
 
 JSON = {"Content-Type": "application/dicom+json"}
 

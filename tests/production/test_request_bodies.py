@@ -13,9 +13,8 @@ import requests
 
 from service.examples.factory import StudySpec, make_dump, make_study
 from service.store.engine import make_engine
-from tests.conftest import snapshot
-
-from .conftest import serve
+from tests.support.database import snapshot
+from tests.support.gunicorn import serve
 
 JSON = {"Content-Type": "application/dicom+json"}
 MiB = 1024 * 1024

@@ -15,8 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from service.examples.factory import make_dump
-
-from .conftest import serve
+from tests.support.gunicorn import serve
 
 EXAMPLES_PER_OPERATION = 8  # × ~35 operations: a few hundred requests
 TIME_CAP_SECONDS = 600

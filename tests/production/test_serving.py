@@ -15,9 +15,9 @@ import orjson
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from dicom_resolver_testing.stack import free_port
 from service.examples.factory import StudySpec, make_dump, make_study
-
-from .conftest import CLI, REPO, ServiceProcess, free_port, serve
+from tests.support.gunicorn import CLI, REPO, ServiceProcess, serve
 
 PATIENT_NAME = "QZXWERTY^SECRETNAME"
 PATIENT_ID = "QZX-PID-7345901"

@@ -15,9 +15,8 @@ import requests
 
 from service.examples.factory import StudySpec, make_dump, make_study
 from service.store.engine import make_engine
-from tests.conftest import snapshot
-
-from .conftest import REPO, serve
+from tests.support.database import snapshot
+from tests.support.gunicorn import REPO, serve
 
 WORKERS = 2
 # Read, not run: running gunicorn.conf.py would set PROMETHEUS_MULTIPROC_DIR in this

@@ -65,9 +65,8 @@ def emulated_app(settings: Settings, *, credentials: Any = None,
                  fast_retries: bool = True) -> Flask:
     """create_app with an injected BulkDataClient (short backoffs unless fast_retries is
     False), every dump of `dumps` ingested into its store."""
-    client = BulkDataClient(settings, credentials=credentials,
-                            **(FAST_BACKOFF if fast_retries else {}))
-    app = create_app(settings, bulkdata=client)
+    app = create_app(settings, bulkdata=lambda cache: BulkDataClient(
+        settings, cache=cache, credentials=credentials, **(FAST_BACKOFF if fast_retries else {})))
     for dump in dumps:
         ingest_bytes(app.extensions["engine"], orjson.dumps(dump))
     return app

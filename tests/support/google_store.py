@@ -15,7 +15,9 @@ from sqlalchemy import Engine, select
 
 from service.emulator.server import Emulator
 from service.examples.factory import StudySpec, make_study, write_dicom_files
+from service.settings import Settings
 from service.store.schema import instances, series, studies
+from tests.support.emulated import emulated_settings
 
 # (study date, patient id, modality) of each study of the stand-in.
 STUDY_PLAN = (("20240105", "PAT-A", "CT"), ("20240212", "PAT-B", "MR"),
@@ -45,6 +47,14 @@ def write_studies(folder: Path, plan: tuple[tuple[str, str, str], ...] = STUDY_P
         written.append(StandInStudy(str(datasets[0].StudyInstanceUID), date, patient_id,
                                     modality, len(datasets)))
     return written
+
+
+def importing_settings(stand_in: Emulator, database_url: str, **overrides: Any) -> Settings:
+    """Settings of an app importing from `stand_in` into the store at `database_url`
+    (migrated at start, its worker polling every 50 ms)."""
+    return emulated_settings(stand_in, database_url=database_url, migrate_on_start=True,
+                             dicom_store=stand_in.store_path, import_poll_seconds=0.05,
+                             **overrides)
 
 
 def exported_by_hand(emulator: Emulator, session: requests.Session,

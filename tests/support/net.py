@@ -1,21 +1,14 @@
-"""Loopback servers for tests: a free port, and a WSGI app served from a thread."""
+"""Loopback servers for tests: a WSGI app served from a thread (a free port up front:
+dicom_resolver_testing.stack.free_port)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (for servers that must know theirs up front)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

@@ -33,3 +33,15 @@ def routes(app: Flask, values: Mapping[str, object]) -> list[Route]:
 
 def get_routes(app: Flask, values: Mapping[str, object]) -> list[Route]:
     return [route for route in routes(app, values) if "GET" in route.methods]
+
+
+def dicomweb_path(study_uid: str, series_uid: str, sop_uid: str,
+                  level: str = "instance") -> str:
+    """/studies/…[/series/…[/instances/…]] of a DICOMweb resource, down to `level`
+    ("study", "series" or "instance"), below the service root."""
+    path = f"/studies/{study_uid}"
+    if level in ("series", "instance"):
+        path += f"/series/{series_uid}"
+    if level == "instance":
+        path += f"/instances/{sop_uid}"
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.bulkdata.client import BulkDataClient
-from service.demo import write_example_files
+from service.cli.demo import write_example_files
 from service.emulator.server import Emulator
 from tests.support.dcm_files import copy_with_new_uids
 from tests.support.emulated import (

@@ -16,7 +16,7 @@ from service.emulator.server import Emulator
 from service.errors import Unprocessable
 from service.examples.factory import to_google_json
 from service.examples.shipped import load_example_dump
-from service.store.qido import InstanceKey, instance_keys
+from service.store.metadata import InstanceKey, instance_keys
 from service.usecases.dicomweb.retrieve import (
     AS_STORED,
     RetrieveQuery,

@@ -21,6 +21,8 @@ from service.usecases.dicomweb.bulkdata import BulkDataQuery, retrieve_bulkdata
 from service.usecases.dicomweb.frames import FramesQuery, retrieve_frames
 from service.usecases.dicomweb.metadata import MetadataQuery, read_metadata
 
+METADATA_CACHE = "dicomweb_metadata_cache"  # app.extensions key of the BodyCache
+
 
 class RangeNotSatisfiable(ServiceError):
     status = 416
@@ -68,12 +70,8 @@ def _metadata(study_uid: str, series_uid: str | None = None,
 
 
 def _metadata_cache() -> BodyCache | None:
-    """The worker's cache of metadata answers (made on first use; None when disabled)."""
-    cache = current_app.extensions.get("dicomweb_metadata_cache")
-    if cache is None and settings().dicomweb_metadata_cache_bytes > 0:
-        cache = current_app.extensions.setdefault(
-            "dicomweb_metadata_cache", BodyCache(settings().dicomweb_metadata_cache_bytes))
-    return cache
+    """The worker's cache of metadata answers (built by create_app; None when disabled)."""
+    return current_app.extensions.get(METADATA_CACHE)
 
 
 # -- frames ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-25 23:10:00
 
 Instances stored before this revision have no row: instance searches then read
-their whole stored DICOM JSON (service/store/qido.py), so answers stay correct
+their whole stored DICOM JSON (service/store/qido_search.py), so answers stay correct
 without a backfill; ingesting a changed instance again writes its row.
 """
 

@@ -18,7 +18,7 @@ from service.bulkdata.client import BulkDataClient
 from service.dicomweb import wado_accept
 from service.dicomweb.uris import bulkdata_path_of
 from service.errors import NotAcceptable, NotFound
-from service.store import qido
+from service.store import metadata
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class BulkData:
 def retrieve_bulkdata(engine: Engine, client: BulkDataClient, query: BulkDataQuery, *,
                       transcode_upstream: bool) -> BulkData:
     """The asked value; 404 (instance or path) and 406 before anything is fetched."""
-    raw = qido.instance_json(engine, query.study_uid, query.series_uid, query.sop_uid)
+    raw = metadata.instance_json(engine, query.study_uid, query.series_uid, query.sop_uid)
     if raw is None:
         raise NotFound(f"instance {query.sop_uid} of series {query.series_uid} is not stored")
     dataset = orjson.loads(raw)

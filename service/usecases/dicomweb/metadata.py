@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from service.dicomweb.body_cache import BodyCache
 from service.dicomweb.uris import rewrite_bulkdata_uris
 from service.errors import NotFound
-from service.store import qido
+from service.store import metadata
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def read_metadata(engine: Engine, query: MetadataQuery, *,
                   cache: BodyCache | None) -> MetadataAnswer:
     """The metadata answer; 404 when nothing of the query is stored."""
     what = query.sop_uid or query.series_uid or query.study_uid
-    index = qido.metadata_index(engine, query.study_uid, query.series_uid, query.sop_uid)
+    index = metadata.metadata_index(engine, query.study_uid, query.series_uid, query.sop_uid)
     if not index.sop_uids:
         raise NotFound(f"{what} is not stored")
     etag = metadata_etag(index.content_hashes, query.base_url)
@@ -57,7 +57,7 @@ def read_metadata(engine: Engine, query: MetadataQuery, *,
         return MetadataAnswer(etag, None, index.last_modified)
     body = cache.get(etag) if cache is not None else None
     if body is None:
-        found = qido.read_metadata(engine, query.study_uid, query.series_uid, query.sop_uid)
+        found = metadata.read_metadata(engine, query.study_uid, query.series_uid, query.sop_uid)
         if not found.instances:  # deleted since the index was read
             raise NotFound(f"{what} is not stored")
         # The ETag of what was read (an ingest may have come in between).

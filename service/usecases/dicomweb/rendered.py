@@ -23,8 +23,8 @@ from service.dicomweb.wado_accept import JPEG
 from service.errors import BadRequest, NotFound
 from service.pixels.errors import WindowError
 from service.pixels.window import parse_window, window_to_uint8
-from service.store import qido
-from service.store.qido import InstanceKey
+from service.store import metadata
+from service.store.metadata import InstanceKey
 from service.usecases.bounded import OrderedPool
 from service.usecases.pixels import PixelQuery, resolve_pixels
 
@@ -111,10 +111,10 @@ def _linear_window(window: str | None) -> str | None:
 
 def image_keys(engine: Engine, study_uid: str, series_uid: str | None = None) -> list[InstanceKey]:
     """The instances with pixel data of a study or series, in store order; 404 when none."""
-    keys = qido.instance_keys(engine, study_uid, series_uid, images_only=True)
+    keys = metadata.instance_keys(engine, study_uid, series_uid, images_only=True)
     if not keys:
         what = f"series {series_uid}" if series_uid else f"study {study_uid}"
-        if not qido.instance_keys(engine, study_uid, series_uid):
+        if not metadata.instance_keys(engine, study_uid, series_uid):
             raise NotFound(f"{what} is not stored")
         raise NotFound(f"{what} has no image to render: none of its instances has Pixel Data "
                        "(a report or another non-image object)", reason="no-pixel-data")

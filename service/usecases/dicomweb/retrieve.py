@@ -30,8 +30,8 @@ from service.bulkdata.client import BulkDataClient
 from service.bulkdata.urls import instance_url_from_bulkdata_uri
 from service.dicom import part10
 from service.errors import NotFound, Unprocessable, UpstreamError
-from service.store import qido
-from service.store.qido import InstanceKey
+from service.store import metadata
+from service.store.metadata import InstanceKey
 from service.usecases.bounded import OrderedPool
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def open_retrieve(engine: Engine, client: BulkDataClient, query: RetrieveQuery, 
                   ) -> OrderedPool[InstanceKey, RetrievedInstance]:
     """The instances of the query as a started pool (404 when none is stored; the first
     window's failures raise here, before anything is sent)."""
-    keys = qido.instance_keys(engine, query.study_uid, query.series_uid, query.sop_uid)
+    keys = metadata.instance_keys(engine, query.study_uid, query.series_uid, query.sop_uid)
     if not keys:
         raise NotFound(f"{query.sop_uid or query.series_uid or query.study_uid} is not stored")
 
@@ -83,7 +83,7 @@ def retrieve_instance(engine: Engine, client: BulkDataClient, study_uid: str, ke
                       transfer_syntax: str, *, transcode_upstream: bool = False
                       ) -> RetrievedInstance:
     """One instance as a Part 10 file in `transfer_syntax` ("*": as stored)."""
-    raw = qido.instance_json(engine, study_uid, key.series_uid, key.sop_uid)
+    raw = metadata.instance_json(engine, study_uid, key.series_uid, key.sop_uid)
     if raw is None:  # deleted since the retrieve was planned
         raise NotFound(f"instance {key.sop_uid} is no longer stored")
     instance = orjson.loads(raw)

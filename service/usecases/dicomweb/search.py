@@ -1,6 +1,6 @@
 """QIDO-RS search (PS3.18 §10.6): a parsed query over a scope → one page of result datasets.
 
-SQL narrows and orders the rows (service.store.qido); keys SQL cannot decide are
+SQL narrows and orders the rows (service.store.qido_search); keys SQL cannot decide are
 matched here in Python over the stored DICOM JSON (service.dicomweb.matching),
 and paging counts only the rows that match; each result is cut down to the
 attributes the level returns (service.dicomweb.answers).
@@ -20,8 +20,8 @@ from service.dicomweb.answers import answer_keys, computed, needs_whole_instance
 from service.dicomweb.matching import Options, matches_all
 from service.dicomweb.query import QidoQuery
 from service.errors import NotFound
-from service.store import qido
-from service.store.qido import Scope
+from service.store import qido_search
+from service.store.qido_search import Scope
 
 STUDY, SERIES, INSTANCE = levels.STUDY, levels.SERIES, levels.INSTANCE
 
@@ -60,13 +60,13 @@ def search(engine: Engine, search_query: SearchQuery) -> SearchResult:
     """The page the query asks for; 404 when the scoping study or series is not stored."""
     query = search_query.query
     scope = Scope(search_query.study_uid, search_query.series_uid)
-    if scope.study_uid is not None and not qido.scope_exists(engine, scope):
+    if scope.study_uid is not None and not qido_search.scope_exists(engine, scope):
         what = f"series {scope.series_uid} of study" if scope.series_uid else "study"
         raise NotFound(f"{what} {scope.study_uid} is not stored")
     # The scoping levels are fixed by the path: their UIDs need not be asked for.
     fixed = (STUDY,) * (scope.study_uid is not None) + (SERIES,) * (scope.series_uid is not None)
     keys = None if query.include_all else answer_keys(query, fixed)
-    found = qido.find_candidates(engine, query, scope,
+    found = qido_search.find_candidates(engine, query, scope,
                                  whole_instance=needs_whole_instance(query, keys))
     datasets = _Datasets(query.level, search_query.base_url)
     results: list[dict[str, Any]] = []

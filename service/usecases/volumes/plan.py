@@ -19,7 +19,7 @@ from service.dicom.geometry import SeriesGeometry, SlicePlane, analyze_series, p
 from service.errors import NotFound, Unprocessable
 from service.pixels.description import PixelDescription
 from service.pixels.modality import modality_lut, rescale_for_frame
-from service.store.series_geometry import series_instances
+from service.store.queries import series_instances
 from service.usecases.pixels import PixelQuery, check_dtype, describe_pixels, metadata_errors
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@
 folder, the Healthcare API emulator serves them on loopback, and the service
 is pointed at it (a service-account key file for google-auth, and the API
 root the Google BulkDataURIs of the example dump are re-rooted onto). Like
-the CLI, this module stands beside the service: nothing else imports it.
+the rest of the CLI, this module stands beside the service: the service never imports it.
 """
 
 from __future__ import annotations

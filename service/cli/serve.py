@@ -1,4 +1,5 @@
-"""Running the API under gunicorn: options, the store in the master, the application.
+"""`dicom-resolver serve`: the API under gunicorn — options, the store in the master,
+demo mode, the application.
 
 gunicorn and SQLAlchemy are imported inside the functions so that the light commands
 of the CLI (`show`, `tree`, `tag`) do not pay for them at start-up.
@@ -6,6 +7,7 @@ of the CLI (`show`, `tree`, `tag`) do not pay for them at start-up.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import runpy
@@ -13,8 +15,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
+from service.cli.console import load_settings
+from service.cli.database import open_store
 from service.settings import Settings
 
 # Options of `serve`; a gunicorn.conf.py in the working directory overrides them, the
@@ -37,41 +41,19 @@ GUNICORN_DEFAULTS: dict[str, Any] = {
     "control_socket_disable": True,
 }
 GUNICORN_CONFIG_FILE = "gunicorn.conf.py"
-
-
-class StoreError(Exception):
-    """The store cannot be opened; the CLI prints it on stderr, exit status 1."""
-
-
-def masked_url(url: str) -> str:
-    """The database URL with its password replaced by ***, fit to print."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def open_store(url: str, *, migrate: bool = True) -> Any:
-    """An engine (schema migrated to head unless `migrate` is false), or StoreError naming
-    the URL without password."""
-    from alembic.util import CommandError
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from service.store.engine import make_engine
-
-    try:
-        return make_engine(url, migrate=migrate)
-    except (ArgumentError, SQLAlchemyError, OSError, ValueError, CommandError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        raise StoreError(f"cannot open the store at {masked_url(url)}: "
-                         f"{type(exc).__name__}: {reason}") from exc
+DEMO_WORKDIR = Path("var/demo")
 
 
 class ServeFlags(Protocol):
     """What the command line may override: unset (None, 0) leaves the lower layers."""
 
-    host: str | None
-    port: int | None
-    workers: int | None
+    # Read-only members, so that the frozen _Flags and an argparse Namespace both fit.
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def workers(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +85,7 @@ def gunicorn_options(settings: Settings, flags: ServeFlags,
 def _start_demo(settings: Settings, workdir: Path, bind: str) -> tuple[Settings, Any]:
     """Demo mode: the Healthcare API stand-in on loopback with the example study, ingested;
     the console says where the service, the explorer and DICOMweb are, and how to open CORS."""
-    from service.demo import ready_banner, service_url, start_demo
+    from service.cli.demo import ready_banner, service_url, start_demo
 
     handle = start_demo(settings, workdir, out=sys.stderr)
     # google-auth finds credentials through the environment; the workers inherit it.
@@ -123,7 +105,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
           workers: int | None = None, demo_workdir: Path | None = None) -> int:
     """Run the API under gunicorn until it halts; the exit status. StoreError first.
 
-    With `demo_workdir`, demo mode runs first (see service.demo) and stops with the server.
+    With `demo_workdir`, demo mode runs first (see service.cli.demo) and stops with the server.
     """
     from gunicorn.app.base import BaseApplication
 
@@ -169,3 +151,11 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         if demo is not None and os.getpid() == master_pid:
             demo.stop()
     return 0
+
+
+def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
+    from service.cli.demo import needs_demo
+
+    demo = needs_demo(os.environ) if args.demo is None else args.demo
+    return serve(load_settings(args), host=args.host, port=args.port, workers=args.workers,
+                 demo_workdir=DEMO_WORKDIR if demo else None)

@@ -16,7 +16,8 @@ import sys
 import time
 from typing import IO, Any
 
-from service.settings import Settings
+from service.cli.console import Progress, UsageError, load_settings
+from service.cli.database import open_store
 
 BAR_WIDTH = 24
 
@@ -61,8 +62,6 @@ class PullProgress:
     """The progress line: a bar of studies, instances, studies/s and ETA (terminals only)."""
 
     def __init__(self, stream: IO[str]) -> None:
-        from service.cli import Progress
-
         self.line = Progress(stream)
         self.started = time.monotonic()
         self.worked = 0
@@ -84,21 +83,14 @@ class PullProgress:
 def cmd_pull(args: argparse.Namespace, out: IO[str]) -> int:
     from service.bulkdata.client import BulkDataClient
     from service.bulkdata.store_reader import StoreReaders
-    from service.cli import UsageError
     from service.errors import ServiceError
-    from service.server import open_store
     from service.usecases import imports
     from service.usecases.import_worker import ImportWorker, WorkerOptions
 
     overrides: dict[str, Any] = {}
-    if args.database_url:
-        overrides["database_url"] = args.database_url
     if args.concurrency:
         overrides["import_concurrency"] = args.concurrency
-    try:
-        settings = Settings.load(**overrides)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    settings = load_settings(args, **overrides)
     engine = open_store(settings.database_url)
     client = BulkDataClient(settings)
     try:
