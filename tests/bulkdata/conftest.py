@@ -8,40 +8,9 @@ import pytest
 from service.bulkdata.client import BulkDataClient
 from service.emulator.server import Emulator
 from service.settings import Settings
-from tests.support import dcm_files
-from tests.support.emulated import (
-    FAST_BACKOFF,
-    emulated_settings,
-    emulator_credentials,
-    new_account,
-)
+from tests.support.emulated import FAST_BACKOFF, emulated_settings, folder_emulator_fixtures
 
-
-@pytest.fixture(scope="session")
-def dicom_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dicom")
-    return folder, dcm_files.write_folder(folder)
-
-
-@pytest.fixture
-def instances(dicom_folder):
-    return dicom_folder[1]
-
-
-@pytest.fixture(scope="session")
-def service_account_key():
-    return new_account()
-
-
-@pytest.fixture
-def emulator(dicom_folder, service_account_key):
-    with Emulator(dicom_folder[0], account=service_account_key) as running:
-        yield running
-
-
-@pytest.fixture
-def credentials(emulator):
-    return emulator_credentials(emulator)
+dicom_folder, instances, service_account_key, emulator, credentials = folder_emulator_fixtures()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Dumps for the CLI tests, built with pydicom (`Dataset.to_json_dict`).
+"""Dumps for the CLI tests, built with pydicom (`Dataset.to_json_dict`), and the stand-in
+Google DICOM store `pull` imports from (tests/support/google_store.py).
 
 Two patients, three studies, CT series with a sequence, a GE private block,
 Pixel Data behind a BulkDataURI, a small inline OB, and an SR series.
@@ -14,8 +15,12 @@ from pydicom import Dataset
 from pydicom.dataelem import DataElement
 from pydicom.uid import BasicTextSRStorage, CTImageStorage, generate_uid
 
+from tests.support.google_store import stand_in_fixtures
+
 BULK_ROOT = "https://healthcare.googleapis.com/v1/projects/p/locations/l/datasets/d/dicomStores/s"
 LONG_COMMENT = "Comment " + "x" * 300
+
+account, store_folder, stand_in, studies, service_env = stand_in_fixtures()
 
 
 def code_item(value: str, scheme: str, meaning: str) -> Dataset:

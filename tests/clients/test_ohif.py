@@ -34,7 +34,7 @@ from tests.clients.ohif import (  # noqa: E402
     serving_viewer,
 )
 from tests.clients.served import ExampleStudy, Service  # noqa: E402
-from tests.explorer.browser import element, open_fresh, wait_for  # noqa: E402
+from tests.support.browser import element, open_fresh, wait_for  # noqa: E402
 from tests.support.chromium import start_chromium  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ pytest.importorskip("selenium", reason="Selenium drives the browser: pip install
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-from tests.explorer.browser import (  # noqa: E402
+from tests.support.browser import (  # noqa: E402
     canvas_sample,
     element,
     open_fresh,

@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from service.pixels.window import WINDOW_PRESETS, window_to_uint8  # noqa: E402
-from tests.explorer.browser import (  # noqa: E402
+from tests.support.browser import (  # noqa: E402
     canvas_sample,
     element,
     open_fresh,

@@ -13,7 +13,7 @@ from service.pixels.window import window_to_uint8
 
 pytest.importorskip("selenium", reason="Selenium drives the browser: pip install selenium")
 
-from tests.explorer.browser import element, open_fresh  # noqa: E402
+from tests.support.browser import element, open_fresh  # noqa: E402
 
 CALL = """
 const [name, args, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];

@@ -1,4 +1,5 @@
-"""The service as real processes: `dicom-resolver serve` (gunicorn) on loopback ports."""
+"""The service as real processes on loopback ports: `dicom-resolver serve` (gunicorn) as
+deployed, or plain gunicorn on `service:create_app()`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 
 from tests.support.emulated import close_app, new_account, use_emulator_adc
-from tests.support.gunicorn import ServiceProcess
+from tests.support.gunicorn import GunicornServer, ServiceProcess
 
 
 @pytest.fixture
@@ -20,6 +21,13 @@ def services(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
     yield started
     for service in started:
         service.stop()
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path: Path) -> Iterator[GunicornServer]:
+    server = GunicornServer(f"sqlite:///{tmp_path / 'store.sqlite3'}", tmp_path / "gunicorn.log")
+    yield server
+    server.stop()
 
 
 class PixelStudy:

@@ -1,8 +1,9 @@
 """Apps wired to a running Healthcare API emulator: its service-account credentials,
 settings pointed at it with bounded retries, and a BulkDataClient with short backoffs.
 
-Shared by tests/pixels_api, tests/volumes, tests/dicomweb, tests/bulkdata, tests/emulator
-and tests/explorer; each keeps its own fixtures (names, scopes, corpus) and calls these.
+Shared by tests/api/pixels, tests/api/volumes, tests/api/dicomweb, tests/usecases,
+tests/bulkdata, tests/emulator and tests/explorer; each keeps its own fixtures (names, scopes,
+corpus) and calls these.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from service.emulator.keys import ServiceAccount
 from service.emulator.server import Emulator
 from service.settings import Settings
 from service.usecases.ingest import ingest_bytes
+from tests.support import dcm_files
 
 # Retried fetches cost milliseconds instead of the production half-second and more.
 FAST_BACKOFF: dict[str, float] = {"backoff_base": 0.01, "backoff_max": 0.05}
@@ -110,3 +112,37 @@ def corpus_emulator_fixtures() -> tuple[Callable[..., Any], ...]:
             yield running
 
     return account, emulator
+
+
+def folder_emulator_fixtures() -> tuple[Callable[..., Any], ...]:
+    """Fixtures `dicom_folder` (dcm_files.write_folder once per session: the folder and what
+    it holds), `instances`, `service_account_key`, `emulator` (a fresh emulator per test over
+    that folder) and `credentials` for it; the conftests of tests/emulator and tests/bulkdata
+    bind them to those names."""
+
+    @pytest.fixture(scope="session")
+    def dicom_folder(tmp_path_factory: pytest.TempPathFactory
+                     ) -> tuple[Path, dict[str, dcm_files.Written]]:
+        folder = tmp_path_factory.mktemp("dicom")
+        return folder, dcm_files.write_folder(folder)
+
+    @pytest.fixture
+    def instances(dicom_folder: tuple[Path, dict[str, dcm_files.Written]]
+                  ) -> dict[str, dcm_files.Written]:
+        return dicom_folder[1]
+
+    @pytest.fixture(scope="session")
+    def service_account_key() -> ServiceAccount:
+        return new_account()
+
+    @pytest.fixture
+    def emulator(dicom_folder: tuple[Path, dict[str, dcm_files.Written]],
+                 service_account_key: ServiceAccount) -> Iterator[Emulator]:
+        with Emulator(dicom_folder[0], account=service_account_key) as running:
+            yield running
+
+    @pytest.fixture
+    def credentials(emulator: Emulator) -> service_account.Credentials:
+        return emulator_credentials(emulator)
+
+    return dicom_folder, instances, service_account_key, emulator, credentials

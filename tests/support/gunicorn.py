@@ -3,7 +3,7 @@
 `service:create_app()` (GunicornServer).
 
 Shared by every test that starts the service as a process: tests/production, tests/cli's
-`serve`, tests/imports' replicas, tests/server and tests/dicomweb.
+`serve`, tests/api/imports' replicas and tests/api/dicomweb.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ the Healthcare API emulator on loopback → .dcm files written by pydicom.
 One session-wide folder holds a small series for each geometric variant (shuffled numbers,
 reversed scan, oblique, gaps, duplicates, localizer, per-slice rescales, a multi-frame
 Enhanced CT); each test gets a fresh emulator over it and an app on its own SQLite store.
-The oracle reads the same files with pydicom and orders them with numpy.
+The oracle (tests/support/volume_oracle.py) reads the same files with pydicom and orders them
+with numpy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pydicom
 import pytest
 from flask import Flask
@@ -22,13 +22,13 @@ from flask.testing import FlaskClient
 
 from service.emulator.server import Emulator
 from service.examples.factory import StudySpec, make_study, to_google_json, write_dicom_files
-from tests.support.dcm_files import write_enhanced_ct
 from tests.support.emulated import (
     app_maker,
     corpus_emulator_fixtures,
     emulated_settings,
     use_emulator_adc,
 )
+from tests.support.volume_oracle import enhanced_ct
 
 SIZE = 32
 # Small CT series, one per variant; seeds keep every UID apart.
@@ -71,15 +71,6 @@ class Corpus:
     folder: Path
     series: dict[str, Series] = field(default_factory=dict)
     dump: list[dict[str, Any]] = field(default_factory=list)
-
-
-def enhanced_ct(folder: Path, frames: int = 5) -> Path:
-    """An Enhanced CT whose frames are stored out of order along z, each with its rescale."""
-    order = [3, 0, 4, 1, 2]  # the z index of each stored frame
-    return write_enhanced_ct(
-        folder, seed=11, frame_of_reference=True,
-        rescales=[(1.0, -1024.0) if index % 2 else (2.0, -1000.0) for index in range(frames)],
-        z_positions=[2.5 * order[index] for index in range(frames)])
 
 
 @pytest.fixture(scope="session")
@@ -126,34 +117,3 @@ def app(make_app) -> Flask:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-# -- the oracle: pydicom datasets, ordered and rescaled independently with numpy ---------------
-
-def normal_of(ds: pydicom.Dataset) -> np.ndarray:
-    orientation = np.array(ds.ImageOrientationPatient, dtype=float)
-    return np.cross(orientation[:3], orientation[3:])
-
-
-def oracle_volume(datasets: list[pydicom.Dataset]) -> tuple[np.ndarray, list[pydicom.Dataset]]:
-    """HU volume of single-frame datasets sorted along the normal, and the sorted datasets."""
-    normal = normal_of(datasets[0])
-    ordered = sorted(datasets, key=lambda ds: float(np.dot(
-        np.array(ds.ImagePositionPatient, dtype=float), normal)))
-    volume = np.stack([ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope)
-                       + float(ds.RescaleIntercept) for ds in ordered])
-    return volume, ordered
-
-
-def oracle_affine(ordered: list[pydicom.Dataset]) -> np.ndarray:
-    """(column, row, slice) → LPS mm, from the first and last sorted datasets."""
-    first, last = ordered[0], ordered[-1]
-    orientation = np.array(first.ImageOrientationPatient, dtype=float)
-    row_spacing, column_spacing = (float(v) for v in first.PixelSpacing)
-    affine = np.eye(4)
-    affine[:3, 0] = orientation[:3] * column_spacing
-    affine[:3, 1] = orientation[3:] * row_spacing
-    affine[:3, 2] = (np.array(last.ImagePositionPatient, dtype=float)
-                     - np.array(first.ImagePositionPatient, dtype=float)) / (len(ordered) - 1)
-    affine[:3, 3] = np.array(first.ImagePositionPatient, dtype=float)
-    return affine

@@ -14,8 +14,8 @@ import requests
 from service.dicomweb.body_cache import BodyCache
 from service.emulator.server import Emulator
 from service.usecases.ingest import ingest_bytes
-from tests.dicomweb.conftest import Corpus, Server, make_app, served
-from tests.dicomweb.oracle import read
+from tests.api.dicomweb.conftest import Corpus, Server, make_app, served
+from tests.api.dicomweb.oracle import read
 
 
 def test_cache_evicts_least_recently_used_by_bytes() -> None:

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from dicomweb_client import DICOMwebClient
 
-from tests.dicomweb.oracle import Oracle, read, uids
+from tests.api.dicomweb.oracle import Oracle, read, uids
 
 
 @pytest.fixture(scope="module")

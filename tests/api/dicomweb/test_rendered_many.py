@@ -12,7 +12,7 @@ import requests
 from PIL import Image
 
 from service.bulkdata.multipart_reader import parse_multipart
-from tests.dicomweb.oracle import windowed
+from tests.api.dicomweb.oracle import windowed
 
 CT_ROLES = ("ct1", "ct2", "ct3", "ct4")
 

@@ -18,7 +18,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from service.bulkdata.multipart_reader import parse_multipart
 from service.dicomweb import wado_accept
 from service.usecases.ingest import ingest_bytes
-from tests.dicomweb.conftest import make_app, served
+from tests.api.dicomweb.conftest import make_app, served
 from tests.support.part10 import assert_same_instance
 from tests.support.routes import dicomweb_path
 

@@ -15,7 +15,7 @@ from PIL import Image
 from pydicom.encaps import generate_frames
 
 from service.usecases.ingest import ingest_bytes
-from tests.dicomweb.conftest import make_app, served
+from tests.api.dicomweb.conftest import make_app, served
 
 
 def _by_sop(instances: list[dict]) -> dict[str, dict]:

@@ -20,8 +20,7 @@ import requests
 from werkzeug.serving import make_server
 
 from service.pixels.volume_encode import LPS_TO_RAS
-
-from .conftest import oracle_affine, oracle_volume
+from tests.support.volume_oracle import oracle_affine, oracle_volume
 
 
 def npy(response) -> np.ndarray:  # type: ignore[no-untyped-def]

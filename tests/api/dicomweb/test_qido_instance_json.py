@@ -17,8 +17,8 @@ from service.dicomweb.query import parse_query
 from service.emulator.server import Emulator
 from service.store.schema import instance_qido
 from service.usecases.ingest import ingest_bytes
-from tests.dicomweb.conftest import Corpus, Server, make_app, served
-from tests.dicomweb.oracle import Oracle, read
+from tests.api.dicomweb.conftest import Corpus, Server, make_app, served
+from tests.api.dicomweb.oracle import Oracle, read
 
 # Instance-level return attributes (PS3.18 Table 10.6.3-5) that pydicom can compare.
 COMPARED = ("SOPClassUID", "SOPInstanceUID", "InstanceNumber", "Rows", "Columns",

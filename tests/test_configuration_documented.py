@@ -8,7 +8,7 @@ from pathlib import Path
 
 from service.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def documented_settings(text: str) -> set[str]:

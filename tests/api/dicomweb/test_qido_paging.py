@@ -7,8 +7,8 @@ import re
 import requests
 from dicomweb_client import DICOMwebClient
 
-from tests.dicomweb.conftest import DEFAULT_LIMIT, MAX_LIMIT, ORIGIN
-from tests.dicomweb.oracle import uids
+from tests.api.dicomweb.conftest import DEFAULT_LIMIT, MAX_LIMIT, ORIGIN
+from tests.api.dicomweb.oracle import uids
 
 
 def test_get_remaining_pages_across_the_cap_in_a_stable_order(dwc: DICOMwebClient,

@@ -1,4 +1,5 @@
-"""Small helpers to drive the explorer in Selenium: waits, texts, canvas pixels."""
+"""Small helpers to drive a page in Selenium: waits, texts, canvas pixels (the explorer's);
+shared by tests/explorer and tests/clients (OHIF)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from dicomweb_client import DICOMwebClient
 from PIL import Image
 
 from service.emulator.server import Emulator
-from tests.dicomweb.oracle import windowed
+from tests.api.dicomweb.oracle import windowed
 from tests.support.gunicorn import GunicornServer
 from tests.support.part10 import assert_same_instance
 

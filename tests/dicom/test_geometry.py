@@ -25,8 +25,7 @@ from service.dicom.geometry import (
 )
 from service.dicom.normalize import normalize_attributes
 from service.examples.factory import StudySpec, make_study, to_google_json
-
-from .conftest import enhanced_ct, normal_of, oracle_affine
+from tests.support.volume_oracle import enhanced_ct, normal_of, oracle_affine
 
 
 def analyze(datasets: list[pydicom.Dataset]) -> SeriesGeometry:
