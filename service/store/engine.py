@@ -79,10 +79,6 @@ def _sqlite_engine(url: str) -> Engine:
         # when several processes write at once.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # A new store's pages (no effect on an existing one): instances are rows of tens of
-        # KiB (their JSON twice), which 4 KiB pages split into overflow chains; an ingest
-        # writes and checkpoints about a third less with 16 KiB pages.
-        cursor.execute("PRAGMA page_size=16384")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
