@@ -85,3 +85,13 @@ def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
 def on_exit(server):  # noqa: ARG001
     if _own_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def post_worker_init(worker):  # noqa: ARG001 - gunicorn's hook signature
+    # What the loaded application holds (modules, pydicom's dictionaries, the OpenAPI
+    # document: ~260,000 objects) lives as long as the worker. Frozen out of the
+    # collector's sight, full collections, which a large ingest triggers, walk only
+    # what requests allocate (about 8% of a 300-instance POST /v1/dumps).
+    import gc
+
+    gc.freeze()

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import ne
 from typing import Any
 
 import orjson
@@ -36,6 +39,9 @@ from service.dicom.uids import CONFORMANT_RE
 from service.dicom.uids import MAX_LENGTH as UID_MAX_LENGTH
 
 MAX_CACHED = 65536  # bound on the per-tag caches (hostile dumps may invent many tags)
+# Bound on the key lists remembered per dump (normalize_valid's memo): each holds one
+# instance's attributes as text, about 1 MB for a CT slice (orjson's spare capacity).
+MAX_TEMPLATES = 4
 _LEVELS = {"study": 1, "series": 2, "instance": 0}
 _DATE_TIME = {"DA": value_formats.date_iso, "TM": value_formats.time_iso,
               "DT": value_formats.datetime_iso}
@@ -48,6 +54,25 @@ class _Bail(Exception):
 
 
 _BAIL = _Bail()
+
+
+def _exact_number(value: Any) -> Any:
+    if value.__class__ is ExactFloat:
+        return orjson.Fragment(value.text)
+    raise TypeError(type(value).__name__)
+
+
+# orjson.dumps's positional arguments for an attribute's compact JSON: exact numbers
+# as received, and subclasses not written (OPT_PASSTHROUGH_SUBCLASS), so that a
+# json_model.DuplicateKeyObject cannot compare equal to the plain object it would be
+# written as. Positional: map() passes them without a keyword dict per call.
+_TEXT_ARGUMENTS = (_exact_number, orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def _attribute_text(attribute: Any) -> bytes:
+    return orjson.dumps(attribute, *_TEXT_ARGUMENTS)
+
+
 # key → (private, name or creator key, scalar or is-creator, level)
 _KEYS: dict[str, tuple[bool, str, bool, int]] = {}
 # (key, creator) → (name, scalar) of a private data element
@@ -60,16 +85,109 @@ def normalize_valid(dataset: dict, max_depth: int,
     dataset that json_model.Validator accepts without findings; None otherwise.
 
     `memo`: a dict the caller keeps across the instances of one dump (same max_depth).
-    The instances of a series repeat most attributes; the memo keeps, per tag, the last
-    attribute seen and its result, reused when the next one is the same JSON (compared
-    as orjson's text, so that 1, 1.0 and true differ as they must).
+    The instances of a series repeat most attributes, under the same keys in the same
+    order: the memo keeps, per such list of keys, the last instance's attributes as
+    compact JSON (compared as orjson's text, so that 1, 1.0 and true differ as they
+    must) with their results. The next instance with those keys is compared to it
+    attribute by attribute in C, and only the attributes that differ are checked and
+    converted; the others' results are reused.
     """
     if dataset.__class__ is not dict:
         return None  # e.g. a json_model.DuplicateKeyObject
     try:
-        return _dataset(dataset, 0, max_depth, True, memo)
+        if memo is None:
+            return _dataset(dataset, 0, max_depth, True)
+        return _remembered(dataset, max_depth, memo)
     except _Bail:
         return None
+
+
+@dataclass(slots=True)
+class _Template:
+    """The last instance seen with one list of keys: what it takes to reuse its results."""
+
+    texts: list[object]  # each attribute as compact JSON (_attribute_text), or unique
+    entries: list[tuple[bool, str, bool, int]]  # each attribute's _KEYS entry
+    positions: list[int]  # each private attribute's index in the "private" list
+    creators: dict[str, str]  # private creator key -> creator, as the whole instance names
+    views: tuple[dict, dict, dict]  # (attributes, study, series)
+
+
+def _remembered(dataset: dict, max_depth: int, memo: dict) -> tuple[dict, dict, dict]:
+    keys = tuple(dataset)
+    texts: list[object]
+    try:
+        texts = list(map(orjson.dumps, dataset.values(), *map(repeat, _TEXT_ARGUMENTS)))
+    except TypeError:  # a repeated key (DuplicateKeyObject), a lone surrogate, deep nesting
+        texts = [_text_or_unique(attribute) for attribute in dataset.values()]
+    template: _Template | None = memo.get(keys)
+    if template is not None:
+        views = _from_template(dataset, keys, texts, template, max_depth)
+        if views is not None:
+            template.texts = texts
+            template.views = views
+            return views
+    positions: list[int] = []
+    creators: dict[str, str] = {}
+    views = _dataset(dataset, 0, max_depth, True, positions, creators)
+    if keys not in memo and len(memo) >= MAX_TEMPLATES:
+        del memo[next(iter(memo))]  # the oldest: dumps rarely alternate many layouts
+    memo[keys] = _Template(texts, [_KEYS.get(key) or _classify(key) for key in keys],
+                           positions, creators, views)
+    return views
+
+
+def _text_or_unique(attribute: Any) -> bytes | object:
+    """_attribute_text, or a new object (equal to nothing) when orjson cannot write it."""
+    try:
+        return _attribute_text(attribute)
+    except TypeError:
+        return object()
+
+
+def _from_template(dataset: dict, keys: tuple[str, ...], texts: list[object],
+                   template: _Template, max_depth: int) -> tuple[dict, dict, dict] | None:
+    """The three views of `dataset` from those of `template` (same keys), converting only
+    the attributes whose text differs; None when that is not worth it or not possible
+    (a private creator changed: the names of its block's elements change with it)."""
+    changed = list(compress(range(len(texts)), map(ne, texts, template.texts)))
+    if len(changed) * 2 > len(texts):
+        return None
+    attributes, study, series = template.views
+    attributes = attributes.copy()
+    # The study and series views are copied only when one of their attributes changed:
+    # otherwise they are the template's, which lets records reuse their JSON.
+    study_copied = series_copied = False
+    private = attributes.get(PRIVATE_KEY)
+    if private is not None:
+        private = attributes[PRIVATE_KEY] = private.copy()
+    values = list(dataset.values())
+    for index in changed:
+        entry = template.entries[index]
+        if entry[0] and entry[2]:
+            return None
+        key = keys[index]
+        value, converted, vr = _value(values[index], 0, max_depth)
+        if entry[0]:
+            creator = template.creators.get(entry[1])
+            name, scalar = _private_name(key, creator)
+            if scalar and converted and len(converted) == 1 and vr != "SQ":
+                value = converted[0]
+            private[template.positions[index]] = {  # type: ignore[index]
+                "tag": key, "creator": creator, "name": name, "vr": vr, "value": value}
+        else:
+            if converted and entry[2] and len(converted) == 1 and vr != "SQ":
+                value = converted[0]
+            attributes[entry[1]] = value
+            if entry[3] == 1:
+                if not study_copied:
+                    study, study_copied = study.copy(), True
+                study[entry[1]] = value
+            elif entry[3] == 2:
+                if not series_copied:
+                    series, series_copied = series.copy(), True
+                series[entry[1]] = value
+    return attributes, study, series
 
 
 def _classify(key: str) -> tuple[bool, str, bool, int]:
@@ -99,68 +217,51 @@ def _private_name(key: str, creator: str | None) -> tuple[str | None, bool]:
     return found
 
 
+def _value(attribute: Any, depth: int, max_depth: int) -> tuple[Any, list | None, Any]:
+    """(value, converted Value items or None, vr) of one attribute, checked."""
+    if attribute.__class__ is not dict:
+        raise _BAIL
+    if len(attribute) == 2 and "Value" in attribute:
+        try:
+            vr = attribute["vr"]
+            handler = _HANDLERS[vr]
+        except (KeyError, TypeError):
+            raise _BAIL from None  # no or unknown VR, or bytes given as Value
+        items = attribute["Value"]
+        if items.__class__ is not list:
+            raise _BAIL
+        converted = handler(items, depth, max_depth)
+        return converted or None, converted, vr
+    vr = attribute.get("vr")
+    return _no_value(attribute, vr), None, vr
+
+
 def _dataset(dataset: dict, depth: int, max_depth: int, top: bool,
-             memo: dict | None = None) -> Any:
+             positions: list[int] | None = None, creators: dict[str, str] | None = None
+             ) -> Any:
+    """The normalized form of one dataset (with the study and series views when `top`).
+    `positions` receives each private attribute's index in the "private" list and
+    `creators` the private creators, for a _Template."""
     result: dict[str, Any] = {}
     study: dict[str, Any] = {}
     series: dict[str, Any] = {}
     private: list | None = None
     pending: list | None = None
-    creators: dict[str, str] = {}
+    if creators is None:
+        creators = {}
     keys = _KEYS
-    handlers = _HANDLERS
-    dumps = orjson.dumps
     for key, attribute in dataset.items():
-        text = None
-        if memo is not None:
-            try:
-                text = dumps(attribute)
-            except TypeError:
-                pass  # exactly parsed numbers: not worth the detour
-            slot = memo.get(key)
-            if slot is not None and slot[0] == text:
-                entry = slot[3]
-                if not entry[0]:
-                    value = slot[1]
-                    result[entry[1]] = value
-                    if top and entry[3]:
-                        (study if entry[3] == 1 else series)[entry[1]] = value
-                    continue
-                if private is None:
-                    private = []
-                if entry[2]:  # a private creator: its name, and its entry
-                    if slot[2] is not None:
-                        creators[key] = slot[2]
-                    private.append(slot[1])
-                    continue
-                if creators.get(entry[1]) == slot[2]:
-                    private.append(slot[1])
-                    continue
         entry = keys.get(key) or _classify(key)
-        if attribute.__class__ is not dict:
-            raise _BAIL
-        if len(attribute) == 2 and "Value" in attribute:
-            try:
-                vr = attribute["vr"]
-                handler = handlers[vr]
-            except (KeyError, TypeError):
-                raise _BAIL from None  # no or unknown VR, or bytes given as Value
-            items = attribute["Value"]
-            if items.__class__ is not list:
-                raise _BAIL
-            converted = handler(items, depth, max_depth)
-            value = converted or None
-        else:
-            vr = attribute.get("vr")
-            value = _no_value(attribute, vr)
-            converted = None
-        creator = None
+        value, converted, vr = _value(attribute, depth, max_depth)
         if entry[0]:  # private
             if private is None:
                 private = []
+            if positions is not None:
+                positions.append(len(private))
             if entry[2]:  # a private creator
-                if converted and items[0].__class__ is str:
-                    creator = creators[key] = items[0].strip()
+                items = attribute["Value"] if converted else None
+                if converted and items[0].__class__ is str:  # type: ignore[index]
+                    creators[key] = items[0].strip()  # type: ignore[index]
                 if converted and len(converted) == 1 and vr != "SQ":
                     value = converted[0]
                 value = {"tag": key, "creator": None, "name": "Private Creator", "vr": vr,
@@ -180,13 +281,13 @@ def _dataset(dataset: dict, depth: int, max_depth: int, top: bool,
                          "value": value}
             private.append(value)
         else:
+            if positions is not None:
+                positions.append(-1)
             if converted and entry[2] and len(converted) == 1 and vr != "SQ":
                 value = converted[0]
             result[entry[1]] = value
             if top and entry[3]:
                 (study if entry[3] == 1 else series)[entry[1]] = value
-        if text is not None and memo is not None and (len(memo) < MAX_CACHED or key in memo):
-            memo[key] = (text, value, creator, entry)
     if private:
         if pending:
             for position, key, vr, value, creator_key in pending:

@@ -167,10 +167,23 @@ def _indexed_integer(attributes: dict, keyword: str, key: str, index: int,
     return indexed
 
 
+def _view_json(view: dict, written: list, slot: int) -> bytes:
+    """The JSON of a study or series view; the one written last in `written[slot]` when
+    `view` is that same object (fast_path hands an unchanged view on from the instance
+    before, so a series' instances share one text instead of writing it each)."""
+    last = written[slot]
+    if last is not None and last[0] is view:
+        return last[1]
+    text = _exact_size(json_model.dumps(view))
+    written[slot] = (view, text)
+    return text
+
+
 def _record(dataset: dict, index: int, findings: json_model.Findings,
             normalized: tuple[dict, dict, dict],
-            raw: bytes | memoryview | None) -> InstanceRecord | None:
-    """`raw`: the compact JSON of `dataset` when the caller already has it."""
+            raw: bytes | memoryview | None, written: list) -> InstanceRecord | None:
+    """`raw`: the compact JSON of `dataset` when the caller already has it; `written`:
+    the last study and series views' JSON (_view_json), kept by the caller."""
     identifiers, unpadded = _identifiers(dataset, index, findings)
     if len(identifiers) < 3:
         return None
@@ -220,8 +233,8 @@ def _record(dataset: dict, index: int, findings: json_model.Findings,
         content_hash=hashlib.blake2b(raw, digest_size=16).digest(),
         attributes_json=_exact_size(json_model.dumps(attributes)),
         summary_json=_exact_size(json_model.dumps(summary)),
-        study_json=_exact_size(json_model.dumps(study)),
-        series_json=_exact_size(json_model.dumps(series)),
+        study_json=_view_json(study, written, 0),
+        series_json=_view_json(series, written, 1),
         qido_json=_exact_size(json_model.dumps(
             {key: dataset[key] for key in QIDO_INSTANCE_KEYS if key in dataset})),
         study_dicom_json=study_dicom_json,
@@ -270,6 +283,7 @@ def _parse(instances: Iterable[tuple[Any, bytes | memoryview | None]],
     records: list[InstanceRecord] = []
     seen: dict[str, int] = {}
     memo: dict = {}  # attributes repeated across instances (see fast_path)
+    written: list = [None, None]  # the last study and series views' JSON (_view_json)
     for index, (instance, compact) in enumerate(instances):
         if not isinstance(instance, dict):
             continue
@@ -281,7 +295,7 @@ def _parse(instances: Iterable[tuple[Any, bytes | memoryview | None]],
                 continue
             normalized = normalize_instance(instance)
             compact = None  # the Validator may have rewritten keys
-        record = _record(instance, index, findings, normalized, compact)
+        record = _record(instance, index, findings, normalized, compact, written)
         if record is None:
             continue
         if record.sop_uid in seen:

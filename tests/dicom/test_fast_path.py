@@ -197,3 +197,16 @@ def test_a_remembered_private_attribute_keeps_its_own_creator() -> None:
         assert _same(instance, memo)
         attributes, _study, _series = normalize_valid(instance, MAX_DEPTH, memo)
         assert attributes["private"][1]["creator"] == creator
+
+
+def test_an_attribute_naming_a_key_twice_is_never_taken_from_the_memo() -> None:
+    # Written out, {"vr": "CS", "vr": "CS", "Value": ["CT"]} reads like the remembered
+    # attribute of the instance before; it must still go to the Validator, which refuses it.
+    first = {"00080060": {"vr": "CS", "Value": ["CT"]}, "00080070": {"vr": "LO", "Value": ["A"]}}
+    second = json_model.load_exact(
+        b'{"00080060": {"vr": "CS", "vr": "CS", "Value": ["CT"]},'
+        b' "00080070": {"vr": "LO", "Value": ["B"]}}')
+    memo: dict = {}
+    assert normalize_valid(first, MAX_DEPTH, memo) is not None
+    assert normalize_valid(second, MAX_DEPTH, memo) is None
+    assert _careful(second)[0].errors
