@@ -25,7 +25,8 @@ def create_app(settings: Settings | None = None, *,
 
     Shared resources are built here, once: the engine, the metrics, the pixel cache (in
     memory, or Redis shared by every worker) metered by observability.MeteredCache, the
-    bulk-data client holding it, the DICOMweb metadata cache and the OpenAPI document.
+    bulk-data client holding it, the DICOMweb metadata cache, the pixel attribute cache
+    and the OpenAPI document.
     `bulkdata` makes the client from that cache instead (tests, embedding: credentials,
     sessions, backoffs of their own); the app closes its client when it goes away.
     """
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *,
         ENGINE,
         METADATA_CACHE,
         OPENAPI_DOCUMENT,
+        PIXEL_ATTRIBUTES_CACHE,
         SETTINGS,
         auth,
         problems,
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *,
     from service.dicomweb.body_cache import BodyCache
     from service.front.health import HealthzFront
     from service.store.engine import make_engine, migrates_on_start
+    from service.usecases.pixels import DECODE_CACHE_BYTES, DecodeAttributesCache
 
     settings = settings or Settings.load()
     authenticator = auth.make_authenticator(settings)  # misconfigured: fail before opening
@@ -65,6 +68,8 @@ def create_app(settings: Settings | None = None, *,
     app.extensions[BULKDATA] = client
     if settings.dicomweb_metadata_cache_bytes > 0:  # absent: answers are not kept
         app.extensions[METADATA_CACHE] = BodyCache(settings.dicomweb_metadata_cache_bytes)
+    # What decoding an instance needs, by content hash (never stale; no patient data kept).
+    app.extensions[PIXEL_ATTRIBUTES_CACHE] = DecodeAttributesCache(DECODE_CACHE_BYTES)
     app.extensions[OPENAPI_DOCUMENT] = spec.Document()
     problems.init_app(app)
     observability.init_app(app, metrics)  # first hooks: request ids for everything after

@@ -6,6 +6,7 @@ from flask import Flask, Response, current_app
 from sqlalchemy import Engine
 
 from service.settings import Settings
+from service.usecases.pixels import DecodeAttributesCache
 
 JSON = "application/json"
 
@@ -14,6 +15,7 @@ SETTINGS = "settings"
 ENGINE = "engine"
 BULKDATA = "bulkdata"  # the BulkDataClient
 METADATA_CACHE = "dicomweb_metadata_cache"  # the BodyCache; absent when disabled
+PIXEL_ATTRIBUTES_CACHE = "pixel_attributes_cache"  # usecases.pixels.DecodeAttributesCache
 OPENAPI_DOCUMENT = "openapi_document"  # spec.Document
 IMPORT_WORKER = "import_worker"
 PUSH_HANDLER = "pubsub"  # usecases.notifications.PushHandler; None when not configured
@@ -25,6 +27,10 @@ def engine() -> Engine:
 
 def settings() -> Settings:
     return current_app.extensions[SETTINGS]
+
+
+def pixel_attributes_cache() -> DecodeAttributesCache:
+    return current_app.extensions[PIXEL_ATTRIBUTES_CACHE]
 
 
 def json_response(body: bytes, status: int = 200, mimetype: str = JSON) -> Response:

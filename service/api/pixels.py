@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from service.api import BULKDATA, engine, params
+from service.api import BULKDATA, engine, params, pixel_attributes_cache
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.api.pixel_headers import describe_headers, numbers
 from service.bulkdata.client import BulkDataClient
@@ -58,7 +58,8 @@ def get_pixels(study: str, series: str, instance: str) -> Response:
     if media_type == PNG and frames is None:
         raise NotAcceptable("image/png holds one frame; ask for frame=N, or npy/raw for all.",
                             parameter="frame")
-    pixels = resolve_pixels(engine(), bulkdata(), query)
+    pixels = resolve_pixels(engine(), bulkdata(), query,
+                            attributes_cache=pixel_attributes_cache())
     rendered = render(pixels, media_type, args.get("window"), single=frames is not None)
     headers = describe_headers(pixels)
     headers.update(rendered.headers)

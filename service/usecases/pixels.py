@@ -118,8 +118,6 @@ class DecodeAttributesCache:
         return len(self._entries)
 
 
-# One per worker process: entries are keyed by content, so any store may share them.
-decode_attributes_cache = DecodeAttributesCache(DECODE_CACHE_BYTES)
 
 
 @contextmanager
@@ -185,9 +183,10 @@ def pixel_data_vr(engine: Engine, query: PixelQuery) -> str:
     return vr if vr in ("OB", "OW") else "OB"
 
 
-def open_pixels(engine: Engine, query: PixelQuery) -> PixelSource:
+def open_pixels(engine: Engine, query: PixelQuery, *,
+                attributes_cache: DecodeAttributesCache | None = None) -> PixelSource:
     """The instance's attributes and pixel description; 404/422 before any fetch."""
-    decoding = decode_attributes(engine, query)
+    decoding = decode_attributes(engine, query, attributes_cache)
     with metadata_errors(query.sop_uid):
         # before any fetch: 404 costs nothing
         indices = decoding.description.frame_indices(query.frames)
@@ -195,13 +194,15 @@ def open_pixels(engine: Engine, query: PixelQuery) -> PixelSource:
                        [index + 1 for index in indices])
 
 
-def decode_attributes(engine: Engine, query: PixelQuery) -> DecodeAttributes:
-    """What decoding the instance needs: from the worker's cache when the stored instance
-    is still the one it was read from (same content hash), else read, checked and kept."""
-    content_hash = instance_content_hash(engine, query.study_uid, query.series_uid,
-                                         query.sop_uid)
-    if content_hash is not None:
-        cached = decode_attributes_cache.get(content_hash)
+def decode_attributes(engine: Engine, query: PixelQuery,
+                      cache: DecodeAttributesCache | None = None) -> DecodeAttributes:
+    """What decoding the instance needs: from the worker's cache (built by create_app)
+    when the stored instance is still the one it was read from (same content hash), else
+    read, checked and kept."""
+    if cache is not None:
+        content_hash = instance_content_hash(engine, query.study_uid, query.series_uid,
+                                             query.sop_uid)
+        cached = cache.get(content_hash) if content_hash is not None else None
         if cached is not None:
             return cached
     # Unknown instances and refusals (404/422) take this path every time: never cached.
@@ -210,8 +211,8 @@ def decode_attributes(engine: Engine, query: PixelQuery) -> DecodeAttributes:
     decoding = DecodeAttributes(_decode_subset(attrs), desc)
     # Hash and attributes come from one read; the VR of the rare Pixel Data that needs it
     # comes from another, which a re-ingest in between could make disagree: not kept.
-    if not desc.needs_pixel_data_vr:
-        decode_attributes_cache.put(content_hash, decoding)
+    if cache is not None and not desc.needs_pixel_data_vr:
+        cache.put(content_hash, decoding)
     return decoding
 
 
@@ -221,10 +222,11 @@ def _decode_subset(attrs: Mapping[str, Any]) -> dict[str, Any]:
             or (isinstance(value, Mapping) and isinstance(value.get("BulkDataURI"), str))}
 
 
-def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery) -> InstancePixels:
+def resolve_pixels(engine: Engine, client: BulkDataClient, query: PixelQuery, *,
+                   attributes_cache: DecodeAttributesCache | None = None) -> InstancePixels:
     """Fetch (or take from the cache), decode and rescale the asked frames of one instance."""
     check_dtype(query.dtype)
-    source = open_pixels(engine, query)
+    source = open_pixels(engine, query, attributes_cache=attributes_cache)
     values = modality_values(client, query, source)
     attrs = source.attributes
     with metadata_errors(query.sop_uid):

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
-from service.api import engine, params, settings
+from service.api import engine, params, pixel_attributes_cache, settings
 from service.api.dicomweb import blueprint
 from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import reject_unknown
@@ -107,14 +107,16 @@ def _options(media_type: str, *, thumbnail: bool) -> RenderOptions:
 def _frame(ref: FrameRef, *, thumbnail: bool) -> Response:
     media_type, _ = _media_type(multipart=False)
     options = _options(media_type, thumbnail=thumbnail)
-    return _image(render_frame(engine(), bulkdata_client(), ref, options), media_type)
+    return _image(render_frame(engine(), bulkdata_client(), ref, options,
+                               attributes_cache=pixel_attributes_cache()), media_type)
 
 
 def _representative(study_uid: str, series_uid: str | None, *, thumbnail: bool) -> Response:
     media_type, _ = _media_type(multipart=False)
     options = _options(media_type, thumbnail=thumbnail)
     return _image(render_representative(engine(), bulkdata_client(), study_uid, series_uid,
-                                        options), media_type)
+                                        options, attributes_cache=pixel_attributes_cache()),
+                  media_type)
 
 
 def _many(study_uid: str, series_uid: str | None) -> Response:
@@ -123,7 +125,8 @@ def _many(study_uid: str, series_uid: str | None) -> Response:
         return _representative(study_uid, series_uid, thumbnail=False)
     options = _options(media_type, thumbnail=False)
     images = open_rendered(engine(), bulkdata_client(), study_uid, series_uid, options,
-                           window=settings().retrieve_fetch_concurrency)
+                           window=settings().retrieve_fetch_concurrency,
+                           attributes_cache=pixel_attributes_cache())
     boundary = new_boundary()
     response = Response(_parts(images, boundary, media_type, series_uid or study_uid),
                         direct_passthrough=True,

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from service.api import BULKDATA, METADATA_CACHE, engine, params, settings
+from service.api import (
+    BULKDATA,
+    METADATA_CACHE,
+    engine,
+    params,
+    pixel_attributes_cache,
+    settings,
+)
 from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
 from service.bulkdata.client import BulkDataClient
@@ -81,6 +88,7 @@ def frames(study: str, series: str, instance: str, frame_list: str) -> Response:
                         params.uid(instance, "instance"), parse_frame_list(frame_list),
                         request.headers.get("Accept"))
     found = retrieve_frames(engine(), bulkdata_client(), query,
+                            attributes_cache=pixel_attributes_cache(),
                             transcode_upstream=settings().transcode_upstream)
     choice, bodies = found.choice, found.bodies
     part_type = f"{choice.part_type}; transfer-syntax={choice.transfer_syntax}"

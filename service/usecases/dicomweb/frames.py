@@ -14,15 +14,16 @@ from service.bulkdata.client import BulkDataClient
 from service.dicomweb import wado_accept
 from service.errors import NotAcceptable
 from service.usecases.dicomweb.types import FramesQuery, RetrievedFrames
-from service.usecases.pixels import frame_bytes, open_pixels
+from service.usecases.pixels import DecodeAttributesCache, frame_bytes, open_pixels
 from service.usecases.types import PixelQuery
 
 
 def retrieve_frames(engine: Engine, client: BulkDataClient, query: FramesQuery, *,
-                    transcode_upstream: bool) -> RetrievedFrames:
+                    transcode_upstream: bool,
+                    attributes_cache: DecodeAttributesCache | None = None) -> RetrievedFrames:
     """The asked frames; 404 (frame or instance), 406 or 422 before anything is fetched."""
     pixel_query = PixelQuery(query.study_uid, query.series_uid, query.sop_uid, query.frames)
-    source = open_pixels(engine, pixel_query)
+    source = open_pixels(engine, pixel_query, attributes_cache=attributes_cache)
     try:
         choice = wado_accept.choose_frames(query.accept, source.description.transfer_syntax_uid,
                                          stored_available=not transcode_upstream,

@@ -26,7 +26,7 @@ from service.store import metadata
 from service.store.metadata import InstanceKey
 from service.usecases.bounded import OrderedPool
 from service.usecases.dicomweb.types import FrameRef, RenderOptions
-from service.usecases.pixels import resolve_pixels
+from service.usecases.pixels import DecodeAttributesCache, resolve_pixels
 from service.usecases.types import PixelQuery
 
 # Thumbnails fit in this square unless `viewport` asks otherwise (OHIF shows them ~128 px).
@@ -48,10 +48,12 @@ def parse_viewport(text: str | None) -> tuple[int, int] | None:
 
 
 def render_frame(engine: Engine, client: BulkDataClient, ref: FrameRef,
-                 options: RenderOptions) -> bytes:
+                 options: RenderOptions, *,
+                 attributes_cache: DecodeAttributesCache | None = None) -> bytes:
     """The frame as an encoded image (404/422 problems from the pixel use case)."""
     pixels = resolve_pixels(engine, client, PixelQuery(ref.study_uid, ref.series_uid,
-                                                       ref.sop_uid, (ref.frame,)))
+                                                       ref.sop_uid, (ref.frame,)),
+                            attributes_cache=attributes_cache)
     values = pixels.values[0]
     if pixels.description.samples_per_pixel == 1:
         try:
@@ -113,20 +115,22 @@ def representative(keys: Sequence[InstanceKey]) -> InstanceKey:
 
 
 def render_representative(engine: Engine, client: BulkDataClient, study_uid: str,
-                          series_uid: str | None, options: RenderOptions) -> bytes:
+                          series_uid: str | None, options: RenderOptions, *,
+                          attributes_cache: DecodeAttributesCache | None = None) -> bytes:
     key = representative(image_keys(engine, study_uid, series_uid))
     return render_frame(engine, client, FrameRef(study_uid, key.series_uid, key.sop_uid),
-                        options)
+                        options, attributes_cache=attributes_cache)
 
 
 def open_rendered(engine: Engine, client: BulkDataClient, study_uid: str,
-                  series_uid: str | None, options: RenderOptions, *,
-                  window: int) -> OrderedPool[InstanceKey, bytes]:
+                  series_uid: str | None, options: RenderOptions, *, window: int,
+                  attributes_cache: DecodeAttributesCache | None = None
+                  ) -> OrderedPool[InstanceKey, bytes]:
     """Every image of a study or series (its first frame) rendered, `window` at a time."""
     keys = image_keys(engine, study_uid, series_uid)
 
     def work(key: InstanceKey) -> bytes:
         return render_frame(engine, client, FrameRef(study_uid, key.series_uid, key.sop_uid),
-                            options)
+                            options, attributes_cache=attributes_cache)
 
     return OrderedPool(work, keys, window, name="render").start()
