@@ -13,13 +13,7 @@ from pydicom import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import BasicTextSRStorage, ComprehensiveSRStorage, generate_uid
 
-
-def code_item(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
-    return item
+from service.examples.common import code_item
 
 
 def content_item(relationship: str | None, value_type: str | None,
