@@ -72,7 +72,7 @@ def gunicorn(workers: int, threads: int = 1, timeout: float = 30.0,
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     server = Server(f"http://127.0.0.1:{port}", process.pid, log_path)
     try:
-        _wait_ready(server, process, timeout)
+        wait_ready(server.url, process, log_path, timeout)
         yield server
     finally:
         process.terminate()
@@ -105,16 +105,17 @@ def run_threads(threads: list[threading.Thread]) -> float:
     return time.perf_counter() - started
 
 
-def _wait_ready(server: Server, process: subprocess.Popen, timeout: float) -> None:
+def wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
+    """Until `url`/readyz answers 200; the end of the log when the server exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
         with contextlib.suppress(requests.RequestException):
-            if requests.get(server.url + "/readyz", timeout=2).ok:
+            if requests.get(url + "/readyz", timeout=2).ok:
                 return
         time.sleep(0.1)
-    raise RuntimeError("gunicorn did not become ready in time")
+    raise RuntimeError(f"{url} did not become ready in {timeout:g} s")
 
 
 def proc_status_kb(pid: int, field: str) -> int:

@@ -41,7 +41,7 @@ import orjson
 import requests
 import sqlalchemy as sa
 
-from bench.common import ROOT, cpu_ticks, machine, median, percentile, stop_process
+from bench.common import ROOT, cpu_ticks, machine, median, percentile, stop_process, wait_ready
 from dicom_resolver_testing.stack import free_port
 from service.examples.factory import StudySpec, make_dump, make_study
 
@@ -106,23 +106,11 @@ def replicas(database_url: str, count: int, workers: int) -> Iterator[list[Repli
                  "--workers", str(workers)], cwd=ROOT, env=env, stdout=log, stderr=log)
             replica = Replica(f"http://127.0.0.1:{port}", process, log_path)
             started.append((replica, log))
-            _wait_ready(replica)
+            wait_ready(replica.url, process, log_path, timeout=90)
         yield [replica for replica, _ in started]
     finally:
         for replica, log in started:
             stop_process(replica.process, log)  # type: ignore[arg-type]
-
-
-def _wait_ready(replica: Replica, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if replica.process.poll() is not None:
-            raise RuntimeError(f"replica exited: {replica.log_path.read_text()[-2000:]}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(replica.url + "/readyz", timeout=2).ok:
-                return
-        time.sleep(0.2)
-    raise RuntimeError("replica did not become ready in time")
 
 
 def study_dumps(n_studies: int, seed: int) -> list[list[dict]]:

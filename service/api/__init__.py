@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app
 from sqlalchemy import Engine
 
+from service.bulkdata.client import BulkDataClient
 from service.settings import Settings
 from service.usecases.pixels import DecodeAttributesCache
 
@@ -27,6 +28,10 @@ def engine() -> Engine:
 
 def settings() -> Settings:
     return current_app.extensions[SETTINGS]
+
+
+def bulkdata_client() -> BulkDataClient:
+    return current_app.extensions[BULKDATA]
 
 
 def pixel_attributes_cache() -> DecodeAttributesCache:

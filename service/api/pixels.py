@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from service.api import BULKDATA, engine, params, pixel_attributes_cache
+from service.api import bulkdata_client, engine, params, pixel_attributes_cache
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
 from service.api.pixel_headers import describe_headers, numbers
-from service.bulkdata.client import BulkDataClient
 from service.errors import BadRequest, NotAcceptable
 from service.pixels.encode import to_json_lists, to_npy_chunks, to_png, to_raw
 from service.pixels.errors import EncodeError, WindowError
@@ -43,10 +42,6 @@ class Rendered:
     headers: dict[str, str]
 
 
-def bulkdata() -> BulkDataClient:
-    return current_app.extensions[BULKDATA]
-
-
 @blueprint.get("/<study>/series/<series>/instances/<instance>/pixels")
 def get_pixels(study: str, series: str, instance: str) -> Response:
     args = request.args
@@ -58,7 +53,7 @@ def get_pixels(study: str, series: str, instance: str) -> Response:
     if media_type == PNG and frames is None:
         raise NotAcceptable("image/png holds one frame; ask for frame=N, or npy/raw for all.",
                             parameter="frame")
-    pixels = resolve_pixels(engine(), bulkdata(), query,
+    pixels = resolve_pixels(engine(), bulkdata_client(), query,
                             attributes_cache=pixel_attributes_cache())
     rendered = render(pixels, media_type, args.get("window"), single=frames is not None)
     headers = describe_headers(pixels)

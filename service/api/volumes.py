@@ -13,12 +13,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from service.api import BULKDATA, engine, json_response, params, settings
+from service.api import bulkdata_client, engine, json_response, params, settings
 from service.api.geometry import geometry_document, geometry_headers
 from service.api.negotiation import PATIENT_DATA_HEADERS, negotiate, parse_dtype, reject_unknown
-from service.bulkdata.client import BulkDataClient
 from service.errors import BadRequest, Unprocessable
 from service.pixels.encode import npy_header
 from service.pixels.volume_encode import nifti1_header, nrrd_header, stream_volume
@@ -51,8 +50,7 @@ def get_volume(study: str, series: str) -> Response:
                         parse_dtype(args.get("dtype")), _strict(args.get("strict")))
     plan = plan_volume(engine(), query)
     header = volume_header(plan, media_type)
-    client: BulkDataClient = current_app.extensions[BULKDATA]
-    slices = SliceStream(client, plan, settings().volume_fetch_concurrency).start()
+    slices = SliceStream(bulkdata_client(), plan, settings().volume_fetch_concurrency).start()
     shape, dtype = plan.shape, np.dtype(plan.dtype)
     body = _guarded(stream_volume(header, shape, dtype, slices), plan, slices)
     response = Response(body, mimetype=media_type, direct_passthrough=True)

@@ -14,9 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from flask import Response, request
 
-from service.api import engine, params, settings
+from service.api import bulkdata_client, engine, params, settings
 from service.api.dicomweb import blueprint
-from service.api.dicomweb.retrieve import bulkdata_client
 from service.api.negotiation import PATIENT_DATA_HEADERS
 from service.dicomweb import wado_accept
 from service.dicomweb.multipart_writer import new_boundary

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Response, current_app, request
 
 from service.api import (
-    BULKDATA,
     METADATA_CACHE,
+    bulkdata_client,
     engine,
     params,
     pixel_attributes_cache,
@@ -19,7 +19,6 @@ from service.api import (
 )
 from service.api.dicomweb import DICOM_JSON, base_url, blueprint
 from service.api.dicomweb.search import check_accept_json
-from service.bulkdata.client import BulkDataClient
 from service.dicomweb import wado_accept
 from service.dicomweb.body_cache import BodyCache
 from service.dicomweb.multipart_writer import Part, write_multipart
@@ -34,10 +33,6 @@ class RangeNotSatisfiable(ServiceError):
     status = 416
     title = "Range not satisfiable"
     type_suffix = "range-not-satisfiable"
-
-
-def bulkdata_client() -> BulkDataClient:
-    return current_app.extensions[BULKDATA]
 
 
 # -- metadata -------------------------------------------------------------------------------
