@@ -53,7 +53,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 def level_of(key: str) -> str:
     """The level of a top-level attribute key ("GGGGEEEE")."""
     if key in (tags.SPECIFIC_CHARACTER_SET, tags.TIMEZONE_OFFSET_FROM_UTC):
-        return STUDY  # repeated at every level by level_dataset
+        return STUDY  # repeated in the series level too (level_json)
     if key in (tags.MODALITIES_IN_STUDY, tags.NUMBER_OF_STUDY_RELATED_SERIES,
                tags.NUMBER_OF_STUDY_RELATED_INSTANCES):
         return STUDY
@@ -76,15 +76,6 @@ def level_rank(level: str) -> int:
     return LEVELS.index(level)
 
 
-def level_dataset(instance: dict[str, Any], level: str) -> dict[str, Any]:
-    """The attributes of one level taken from a whole instance, plus the common ones."""
-    picked = {key: value for key, value in instance.items() if level_of(key) == level}
-    for key in COMMON:
-        if key in instance:
-            picked[key] = instance[key]
-    return picked
-
-
 @lru_cache(maxsize=16384)
 def vr_of(key: str) -> str:
     """The dictionary VR of a tag key (the first of "US or SS"); "UN" when unknown."""
@@ -102,7 +93,8 @@ _SPLITS_MAX = 256
 
 
 def _split(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(study keys, series keys) of an instance's keys, in level_dataset's order."""
+    """(study keys, series keys) of an instance's keys, in the instance's order; the
+    common attributes (COMMON) belong to both."""
     found = _SPLITS.get(keys)
     if found is None:
         study = tuple(key for key in keys if level_of(key) == STUDY)
@@ -118,7 +110,8 @@ def _split(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def level_json(instance: dict[str, Any]) -> tuple[bytes, bytes]:
     """(study, series) level datasets of one instance as the DICOM JSON the store keeps for
-    QIDO answers: level_dataset of each, without looking at every key of every instance.
+    QIDO answers: each level's attributes plus the common ones, without looking at every
+    key of every instance.
 
     Numbers are written as orjson writes what it reads from their text, as for any value
     read back from the store (json_model keeps an inexact number's text: orjson's own
