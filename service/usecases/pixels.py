@@ -26,9 +26,7 @@ import base64
 import binascii
 import dataclasses
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +46,7 @@ from service.pixels.encapsulated import split_frames
 from service.pixels.errors import DtypeError, FrameRangeError, PixelDataError
 from service.pixels.hounsfield import OUTPUT_DTYPES, modality_transform
 from service.pixels.modality import modality_lut, rescale_for_frame
+from service.sized_lru import SizedLRU
 from service.store.queries import get_instance, instance_content_hash
 from service.usecases.types import InstancePixels, PixelQuery, PixelSource
 
@@ -82,40 +81,12 @@ class DecodeAttributes:
     description: PixelDescription
 
 
-class DecodeAttributesCache:
-    """A thread-safe LRU of DecodeAttributes by content hash, bounded by their JSON size;
-    an entry larger than a quarter of the bound (inline pixel data) is not kept."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[bytes, tuple[DecodeAttributes, int]] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, content_hash: bytes) -> DecodeAttributes | None:
-        with self._lock:
-            found = self._entries.get(content_hash)
-            if found is None:
-                return None
-            self._entries.move_to_end(content_hash)
-            return found[0]
+class DecodeAttributesCache(SizedLRU[bytes, DecodeAttributes]):
+    """DecodeAttributes by content hash, bounded by their attributes' JSON size; an entry
+    larger than a quarter of the bound (inline pixel data) is not kept."""
 
     def put(self, content_hash: bytes, entry: DecodeAttributes) -> None:
-        size = len(orjson.dumps(entry.attributes))
-        if size * 4 > self.max_bytes:
-            return
-        with self._lock:
-            previous = self._entries.pop(content_hash, None)
-            if previous is not None:
-                self._size -= previous[1]
-            self._entries[content_hash] = (entry, size)
-            self._size += size
-            while self._size > self.max_bytes:
-                _, (_, evicted) = self._entries.popitem(last=False)
-                self._size -= evicted
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        self.put_sized(content_hash, entry, len(orjson.dumps(entry.attributes)))
 
 
 
