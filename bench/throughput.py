@@ -1,7 +1,7 @@
 """Throughput under wrk (8 connections): requests/s, latency p50/p99 and server CPU/request.
 
     .venv/bin/python -m bench.throughput [--duration 5] [--runs 3] [--database-url URL]
-                                         [--profile] [--no-write]
+                                         [--profile] [--no-write] [--only TEXT ...]
 
 The service runs as it really runs: `dicom-resolver serve` (gunicorn with
 gunicorn.conf.py: its workers, gthread threads, access log and JSON logs, to a file)
@@ -24,6 +24,8 @@ samples one worker while wrk loads /healthz and the QIDO study search, and print
 share of samples per package (leaf frame) and the top functions (inclusive). That server
 is `gunicorn -c gunicorn.conf.py --max-requests 0 'service:create_app()'` (the same config
 with worker recycling off, so that the profiled worker lives through the recording).
+With --only, just the cases whose name contains one of the given texts (case-insensitive)
+are measured, and nothing is written (a partial table is no section of RESULTS.md).
 wrk is a Debian package (`apt-get install wrk`); without it the bench says so and stops.
 Benches are not tests: `make test` and CI never run this.
 """
@@ -177,8 +179,15 @@ def populate(url: str, dumps: Iterable[list[dict]]) -> None:
                      headers={"Content-Type": "application/dicom+json"}).raise_for_status()
 
 
+def selected(name: str, args: argparse.Namespace) -> bool:
+    """Whether --only (if given) asks for the case called `name`."""
+    return not args.only or any(text.lower() in name.lower() for text in args.only)
+
+
 def measure(name: str, url: str, server: Server, args: argparse.Namespace,
             results: dict[str, dict[str, float]]) -> None:
+    if not selected(name, args):
+        return
     answer = requests.get(url, timeout=60)
     answer.raise_for_status()
     wrk(url, 1, server)  # warm-up: connections, caches, lazy imports
@@ -335,12 +344,13 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str
                     profiles.append(profile(name, url.replace(server.url, profiled.url),
                                             profiled, args.profile_seconds, profile_dir))
                     print(profiles[-1], flush=True)
-        if args.profile_only:
+        uncached_name = "pixels, uncached slice (fetched from the emulator every time)"
+        if args.profile_only or not selected(uncached_name, args):
             return results, profiles
         with served(service_command(), {**env, "DICOM_RESOLVER_PIXEL_CACHE_BYTES": "0"},
                     workdir / "uncached.log") as uncached:
-            measure("pixels, uncached slice (fetched from the emulator every time)",
-                    pixels.replace(server.url, uncached.url), uncached, args, results)
+            measure(uncached_name, pixels.replace(server.url, uncached.url), uncached, args,
+                    results)
     return results, profiles
 
 
@@ -364,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-only", action="store_true",
                         help="only the profiles (printed, not written)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="measure only the cases whose name contains one of these")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (Debian); nothing measured")
@@ -376,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             results, profiles = run(args, workdir, url)
     table = report(results)
     print(table)
-    if not args.no_write and not args.profile_only:
+    if not args.no_write and not args.profile_only and not args.only:
         backend = "PostgreSQL" if args.database_url else "SQLite"
         title = f"Throughput (wrk, {backend})"
         command_tail = " --database-url …" if args.database_url else ""

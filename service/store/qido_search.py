@@ -256,11 +256,27 @@ def _statements(shape: _Shape) -> _Statements:
         # Whether the names the rows hold are plain: the page can then tell alone that the
         # range matched exactly (see find_candidates).
         rows = rows.add_columns(studies.c.patient_name_plain.label("name_plain"))
-    rows = rows.order_by(*_order(shape.level, scope))
-    if shape.paged:
-        rows = rows.limit(bindparam("q_limit", type_=Integer)) \
+    order = _order(shape.level, scope)
+    if shape.paged and shape.level == levels.STUDY:
+        rows = _study_page(rows, where, order)
+    elif shape.paged:
+        rows = rows.order_by(*order).limit(bindparam("q_limit", type_=Integer)) \
             .offset(bindparam("q_offset", type_=Integer))
+    else:
+        rows = rows.order_by(*order)
     return _Statements(rows, select(func.count()).select_from(source).where(*where))
+
+
+def _study_page(rows: Select, where: list, order: list) -> Select:
+    """A page of studies chosen by their keys first, then read whole: the sort that picks
+    the page carries (date, time, UID) of every match, not its level JSON — with a
+    PatientName range, from ix_studies_patient_name_key alone (it holds the order columns)."""
+    page = (select(studies.c.study_uid).where(*where).order_by(*order)
+            .limit(bindparam("q_limit", type_=Integer))
+            .offset(bindparam("q_offset", type_=Integer)).subquery("page"))
+    return (select(*rows.selected_columns)
+            .select_from(page.join(studies, studies.c.study_uid == page.c.study_uid))
+            .order_by(*order))
 
 
 @lru_cache(maxsize=1)

@@ -69,8 +69,10 @@ studies = Table(
     Column("dicom_json", LargeBinary),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_studies_order", "study_date", "study_time", "study_uid"),
-    # With patient_name_plain: whether a range is all plain is read from the index alone.
-    Index("ix_studies_patient_name_key", "patient_name_key", "patient_name_plain"),
+    # With patient_name_plain: whether a range is all plain is read from the index alone;
+    # with the order columns: so is the page of a prefix search (store/qido_search.py).
+    Index("ix_studies_patient_name_key", "patient_name_key", "patient_name_plain",
+          "study_date", "study_time", "study_uid"),
 )
 
 series = Table(
