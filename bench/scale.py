@@ -95,26 +95,29 @@ class StudyCloner:
 
 
 class StatementLog:
-    """The SELECT statements (with their parameters) the engine runs while it is on."""
+    """The SELECT statements (with their parameters) the engine runs during `capture`.
+
+    It listens only then: with a cursor-event listener on the engine, the QIDO search runs
+    its statements through SQLAlchemy Core rather than on the driver connection
+    (service/store/prepared.py), and the timed requests must take the service's own path.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.statements: dict[str, Any] = {}
-        self.on = False
-        sa.event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
               executemany: bool) -> None:
-        if self.on and not executemany and statement.lstrip().upper().startswith("SELECT"):
+        if not executemany and statement.lstrip().upper().startswith("SELECT"):
             self.statements.setdefault(statement, parameters)
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[None]:
-        self.on = True
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
         try:
             yield
         finally:
-            self.on = False
+            sa.event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 def explain(engine: sa.Engine, statement: str, parameters: Any) -> tuple[list[str], list[str]]:

@@ -19,7 +19,6 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Engine,
     Integer,
     Select,
@@ -30,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ColumnElement
 
 from service.dicom import tags
@@ -37,6 +37,7 @@ from service.dicom.index_values import INT32, index_text, is_indexed_text
 from service.dicomweb import levels
 from service.dicomweb.query import Filter, QidoQuery
 from service.store import queries
+from service.store.prepared import Prepared, Read, reading
 from service.store.queries import wildcard_to_like
 from service.store.schema import instance_qido, instances, series, studies
 
@@ -56,8 +57,9 @@ class Candidates:
 
 @dataclass(frozen=True, slots=True)
 class _Condition:
-    """One matching key as SQL: its shape (what _build makes of it, values bound apart),
-    the values, and whether SQL alone decides the match."""
+    """One matching key as SQL: its shape (what _build makes of it, values bound apart:
+    one parameter per value, so an IN list's length is part of the shape), the values,
+    and whether SQL alone decides the match."""
 
     shape: tuple
     values: tuple
@@ -86,10 +88,10 @@ def _text_condition(flt: Filter) -> _Condition | None:
     if not all(is_indexed_text(v) for v in exact + likes):
         if likes:
             return None  # a prefix of a pattern is no pattern: Python matches
-        return _Condition(("text", flt.key, True, 0), ([index_text(v) for v in exact],), False)
-    values: list = [exact] if exact else []
-    values += [wildcard_to_like(p) for p in likes]
-    return _Condition(("text", flt.key, bool(exact), len(likes)), tuple(values), not likes)
+        return _Condition(("text", flt.key, len(exact), 0),
+                          tuple(index_text(v) for v in exact), False)
+    values = (*exact, *(wildcard_to_like(p) for p in likes))
+    return _Condition(("text", flt.key, len(exact), len(likes)), values, not likes)
 
 
 def name_prefix(flt: Filter) -> str | None:
@@ -112,7 +114,7 @@ def _condition(flt: Filter, fuzzy: bool, level: str) -> _Condition | None:
         return None
     key, kinds = flt.key, {t.kind for t in flt.terms}
     if key in _UID_COLUMNS:
-        return _Condition(("uid", key), ([t.text for t in flt.terms],), True)
+        return _Condition(("uid", key, len(flt.terms)), tuple(t.text for t in flt.terms), True)
     if key in _TEXT_COLUMNS and kinds <= {"exact", "wildcard"}:
         return _text_condition(flt)
     if key == tags.PATIENT_NAME and kinds <= {"exact", "wildcard"}:
@@ -134,29 +136,32 @@ def _condition(flt: Filter, fuzzy: bool, level: str) -> _Condition | None:
                           tuple(b for b in bounds if b is not None),
                           flt.time_key is None and len(flt.terms) == 1)
     if key == tags.MODALITIES_IN_STUDY and kinds == {"exact"}:
-        return _Condition(("modalities",), ([t.text for t in flt.terms],), True)
+        return _Condition(("modalities", len(flt.terms)), tuple(t.text for t in flt.terms),
+                          True)
     # The columns index IS's 32-bit range only (index_values): Python matches the rest.
     if key in _NUMBER_COLUMNS and kinds == {"number"} and all(
             t.number.is_integer() and INT32[0] <= t.number <= INT32[1] for t in flt.terms):
-        return _Condition(("number", key), ([int(t.number) for t in flt.terms],), True)
+        return _Condition(("number", key, len(flt.terms)),
+                          tuple(int(t.number) for t in flt.terms), True)
     return None
 
 
 def _build(shape: tuple, name: str) -> ColumnElement:
     """The SQL of a condition's shape; its values are the bound parameters name_0, name_1…"""
-    def value(index: int, expanding: bool = False) -> Any:
-        return bindparam(f"{name}_{index}", expanding=expanding)
+    def value(index: int) -> Any:
+        return bindparam(f"{name}_{index}")
+
+    def values(count: int) -> list:
+        return [value(index) for index in range(count)]
 
     kind = shape[0]
     if kind == "uid":
-        return _UID_COLUMNS[shape[1]].in_(value(0, expanding=True))
+        return _UID_COLUMNS[shape[1]].in_(values(shape[2]))
     if kind == "text":
-        _, key, has_exact, likes = shape
-        column, parts, first = _TEXT_COLUMNS[key], [], 0
-        if has_exact:
-            parts.append(column.in_(value(0, expanding=True)))
-            first = 1
-        parts += [column.like(value(first + i), escape="\\") for i in range(likes)]
+        _, key, exact, likes = shape
+        column = _TEXT_COLUMNS[key]
+        parts = [column.in_(values(exact))] if exact else []
+        parts += [column.like(value(exact + i), escape="\\") for i in range(likes)]
         return or_(*parts)
     if kind == "name_range":
         return and_(studies.c.patient_name_key >= value(0),
@@ -177,9 +182,9 @@ def _build(shape: tuple, name: str) -> ColumnElement:
         # and the subquery would correlate it away (no FROM left: a 500).
         any_series = series.alias("any_series_of_study")
         return exists().where(and_(any_series.c.study_uid == studies.c.study_uid,
-                                   any_series.c.modality.in_(value(0, expanding=True))))
+                                   any_series.c.modality.in_(values(shape[1]))))
     if kind == "number":
-        return _NUMBER_COLUMNS[shape[1]].in_(value(0, expanding=True))
+        return _NUMBER_COLUMNS[shape[1]].in_(values(shape[2]))
     raise ValueError(f"unknown condition shape {kind}")
 
 
@@ -239,15 +244,21 @@ class _Shape:
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    rows: Select
-    count: Select
+    rows: Prepared
+    count: Prepared
 
 
-# A search's statements are built once per shape and reused with new values (as
-# queries._study_statements): each request skips building the expression tree and the
-# cache key that finds its compiled form.
+# A search's statements are built and compiled once per shape and dialect and run with
+# new values on the driver's connection (store/prepared.py): each request skips building
+# the expression tree, finding its compiled form and SQLAlchemy's execution machinery.
 @lru_cache(maxsize=512)
-def _statements(shape: _Shape) -> _Statements:
+def _statements(shape: _Shape, dialect: Dialect) -> _Statements:
+    rows, count = _selects(shape)
+    return _Statements(Prepared.of(rows, dialect), Prepared.of(count, dialect))
+
+
+def _selects(shape: _Shape) -> tuple[Select, Select]:
+    """The rows and the count of a shape, values bound apart (c0_0, c0_1, …, q_limit…)."""
     conditions = [_build(condition, f"c{i}") for i, condition in enumerate(shape.conditions)]
     scope = Scope(bindparam("scope_study") if shape.in_study else None,  # type: ignore[arg-type]
                   bindparam("scope_series") if shape.in_series else None)  # type: ignore[arg-type]
@@ -264,7 +275,7 @@ def _statements(shape: _Shape) -> _Statements:
             .offset(bindparam("q_offset", type_=Integer))
     else:
         rows = rows.order_by(*order)
-    return _Statements(rows, select(func.count()).select_from(source).where(*where))
+    return rows, select(func.count()).select_from(source).where(*where)
 
 
 def _study_page(rows: Select, where: list, order: list) -> Select:
@@ -279,13 +290,14 @@ def _study_page(rows: Select, where: list, order: list) -> Select:
             .order_by(*order))
 
 
-@lru_cache(maxsize=1)
-def _unplain_name_in_range() -> Select:
+@lru_cache(maxsize=8)
+def _unplain_name_in_range(dialect: Dialect) -> Prepared:
     """A study in a PatientName key range whose name a range cannot decide (read from
     ix_studies_patient_name_key alone)."""
     key = studies.c.patient_name_key
-    return select(key).where(key >= bindparam("low"), key < bindparam("high"),
-                             studies.c.patient_name_plain.is_not(True)).limit(1)
+    return Prepared.of(select(key).where(key >= bindparam("low"), key < bindparam("high"),
+                                         studies.c.patient_name_plain.is_not(True)).limit(1),
+                       dialect)
 
 
 def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
@@ -308,28 +320,30 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
     # A PatientName range is exact when every study in it has a plain name.
     has_range = any(condition.exact and condition.shape[0] == "name_range"
                     for condition in conditions)
-    with engine.connect() as connection:
+    dialect = engine.dialect
+    with reading(engine) as read:
         names_plain = True
         if all(condition is not None and condition.exact for _, condition in found):
             # The page first: when it holds every match, whether their names are plain is
             # in its own rows, one round trip; otherwise the ranges are checked apart.
-            statements = _statements(_shape(query, scope, whole_instance, conditions, True))
-            rows = connection.execute(statements.rows, {**values, "q_limit": query.limit,
-                                                        "q_offset": query.offset}).all()
+            statements = _statements(_shape(query, scope, whole_instance, conditions, True),
+                                     dialect)
+            rows = read(statements.rows, {**values, "q_limit": query.limit,
+                                          "q_offset": query.offset})
             whole = query.offset == 0 and len(rows) < query.limit
             if has_range:
                 names_plain = all(row.name_plain for row in rows) if whole \
-                    else _names_plain(connection, conditions)
+                    else _names_plain(read, dialect, conditions)
             if names_plain:
-                total = len(rows) if whole else \
-                    connection.execute(statements.count, values).scalar_one()
+                total = len(rows) if whole else read(statements.count, values)[0][0]
                 return Candidates(rows, [], total)
         elif has_range:
-            names_plain = _names_plain(connection, conditions)
+            names_plain = _names_plain(read, dialect, conditions)
         residual = [flt for flt, condition in found if condition is None or not condition.exact
                     or (condition.shape[0] == "name_range" and not names_plain)]
-        statements = _statements(_shape(query, scope, whole_instance, conditions, False))
-        rows = connection.execute(statements.rows, values).all()
+        statements = _statements(_shape(query, scope, whole_instance, conditions, False),
+                                 dialect)
+        rows = read(statements.rows, values)
         return Candidates(rows, residual, len(rows))
 
 
@@ -339,11 +353,10 @@ def _shape(query: QidoQuery, scope: Scope, whole_instance: bool,
                   whole_instance, tuple(condition.shape for condition in conditions), paged)
 
 
-def _names_plain(connection: Connection, conditions: list[_Condition]) -> bool:
+def _names_plain(read: Read, dialect: Dialect, conditions: list[_Condition]) -> bool:
     """Whether every study in the PatientName ranges of a search has a plain name."""
-    return all(connection.execute(_unplain_name_in_range(),
-                                  {"low": condition.values[0], "high": condition.values[1]}
-                                  ).first() is None
+    return all(not read(_unplain_name_in_range(dialect),
+                        {"low": condition.values[0], "high": condition.values[1]})
                for condition in conditions if condition.shape[0] == "name_range"
                and condition.exact)
 
