@@ -37,7 +37,7 @@ class Prepared:
     positions: tuple[str, ...] | None  # parameter names in order (positional paramstyles)
     defaults: Mapping[str, Any]  # parameters SQLAlchemy bound itself (e.g. OFFSET 0)
     bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    result_processors: tuple[Callable[[Any], Any] | None, ...] | None
+    result_processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, processor)
     row: Callable[[Sequence[Any]], Any]  # a named tuple's _make
     dialect: Dialect
 
@@ -61,7 +61,8 @@ class Prepared:
                       if not bind.required},
             bind_processors=tuple((name, processor) for name, processor in processing
                                   if processor is not None),
-            result_processors=results if any(results) else None,
+            result_processors=tuple((index, processor) for index, processor
+                                    in enumerate(results) if processor is not None),
             row=namedtuple("PreparedRow", names, rename=True)._make,  # type: ignore[attr-defined]
             dialect=dialect)
 
@@ -82,12 +83,15 @@ class Prepared:
         finally:
             cursor.close()
         make, processors = self.row, self.result_processors
-        if processors is None:
+        if not processors:
             return [make(row) for row in fetched]
-        return [make([value if processor is None else processor(value)
-                      for processor, value in zip(processors, row, strict=True)])
-                for row in fetched]
-
+        rows = []
+        for row in fetched:
+            cells = list(row)
+            for index, processor in processors:
+                cells[index] = processor(cells[index])
+            rows.append(make(cells))
+        return rows
 
 
 Read = Callable[[Prepared, Mapping[str, Any]], Sequence[Any]]
