@@ -24,6 +24,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     exists,
     func,
     or_,
@@ -275,7 +276,13 @@ def _selects(shape: _Shape) -> tuple[Select, Select]:
             .offset(bindparam("q_offset", type_=Integer))
     else:
         rows = rows.order_by(*order)
-    return rows, select(func.count()).select_from(source).where(*where)
+    count = select(func.count()).select_from(source).where(*where)
+    if shape.paged and ("name_range",) in shape.conditions:
+        # With the total, how many matches have a name the range cannot decide: a page
+        # that is not the whole answer learns both in one round trip (find_candidates).
+        count = count.add_columns(func.count(case(
+            (studies.c.patient_name_plain.is_not(True), 1))).label("unplain"))
+    return rows, count
 
 
 def _study_page(rows: Select, where: list, order: list) -> Select:
@@ -317,7 +324,7 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
         values["scope_study"] = scope.study_uid
     if scope.series_uid is not None:
         values["scope_series"] = scope.series_uid
-    # A PatientName range is exact when every study in it has a plain name.
+    # A PatientName range is exact when every study it matches has a plain name.
     has_range = any(condition.exact and condition.shape[0] == "name_range"
                     for condition in conditions)
     dialect = engine.dialect
@@ -325,18 +332,20 @@ def find_candidates(engine: Engine, query: QidoQuery, scope: Scope, *,
         names_plain = True
         if all(condition is not None and condition.exact for _, condition in found):
             # The page first: when it holds every match, whether their names are plain is
-            # in its own rows, one round trip; otherwise the ranges are checked apart.
+            # in its own rows, one round trip; otherwise the count tells (a second one).
             statements = _statements(_shape(query, scope, whole_instance, conditions, True),
                                      dialect)
             rows = read(statements.rows, {**values, "q_limit": query.limit,
                                           "q_offset": query.offset})
-            whole = query.offset == 0 and len(rows) < query.limit
-            if has_range:
-                names_plain = all(row.name_plain for row in rows) if whole \
-                    else _names_plain(read, dialect, conditions)
-            if names_plain:
-                total = len(rows) if whole else read(statements.count, values)[0][0]
-                return Candidates(rows, [], total)
+            if query.offset == 0 and len(rows) < query.limit:  # the whole answer
+                names_plain = not has_range or all(row.name_plain for row in rows)
+                if names_plain:
+                    return Candidates(rows, [], len(rows))
+            else:
+                counted = read(statements.count, values)[0]
+                names_plain = not has_range or counted[1] == 0
+                if names_plain:
+                    return Candidates(rows, [], counted[0])
         elif has_range:
             names_plain = _names_plain(read, dialect, conditions)
         residual = [flt for flt, condition in found if condition is None or not condition.exact

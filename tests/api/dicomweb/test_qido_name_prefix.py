@@ -96,3 +96,27 @@ def test_only_plain_names_are_decided_by_the_range(stored: Engine) -> None:
     assert plain["SMITH^JOHN"] is True and plain["STRAßE"] is False
     assert plain["SMITH^A"] is False  # two values
     assert plain["SMITHX"] is False  # NUL left out of the index
+
+
+# January–June keeps names the range cannot decide (SMITH\x00X, SMİTH, STRAßE); August–
+# September keeps only plain ones while the rest of the S range still holds such names.
+@pytest.mark.parametrize("dates", ["20200101-20200630", "20200801-20200930"])
+def test_a_prefix_search_with_other_keys_pages_what_the_python_match_answered(
+        stored: Engine, client: FlaskClient, dates: str) -> None:
+    """The range is exact when the names of the studies the other keys keep are plain,
+    whatever names the rest of the range holds: every page still agrees."""
+    query = parse_query([("PatientName", "S*"), ("StudyDate", dates)], "study",
+                        default_limit=100, max_limit=100)
+    with stored.connect() as connection:
+        rows = connection.execute(select(studies.c.study_uid, studies.c.dicom_json)
+                                  .order_by(studies.c.study_date, studies.c.study_uid)).all()
+    expected = [row.study_uid for row in rows
+                if matches_all(orjson.loads(row.dicom_json), query.matching, Options())]
+    assert len(expected) >= 2  # a page of one is then not the whole answer
+    paged: list[str] = []
+    for offset in range(0, len(expected) + 1):
+        page = client.get("/dicomweb/studies", query_string={
+            "PatientName": "S*", "StudyDate": dates, "limit": 1, "offset": offset})
+        if page.status_code == 200:
+            paged += [item["0020000D"]["Value"][0] for item in page.get_json()]
+    assert paged == expected
