@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     Integer,
     Row,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 
 from service.dicom.index_values import index_text
+from service.store.prepared import Prepared, reading
 from service.store.schema import instances, series, studies
 
 
@@ -68,7 +70,8 @@ def splice(attributes: bytes, extra: dict) -> bytes:
     return attributes[:-1] + b"," + addition + b"}"
 
 
-def _study_json(row: Row[*tuple[Any, ...]]) -> bytes:
+def _study_json(row: Any) -> bytes:
+    """A study's /v1 JSON from its search row (a prepared statement's named tuple)."""
     modalities = [m for m in (row.modalities or "").split("\\") if m]
     return splice(row.attributes, {
         "ModalitiesInStudy": modalities,
@@ -104,20 +107,31 @@ def _study_search(query: StudyQuery) -> tuple[tuple[str | None, tuple[str, ...]]
         values["q_date_to"] = query.study_date_to
     if query.accession_number is not None:
         values["q_accession_number"] = index_text(query.accession_number)
-    if query.modalities:
-        values["q_modalities"] = list(query.modalities)
-    if query.study_uids:
-        values["q_study_uids"] = list(query.study_uids)
+    # One parameter per listed value (q_modalities_0, …): the list's length is part of the
+    # shape, so that the statement can be prepared (store/prepared.py).
+    values.update({f"q_modalities_{i}": m for i, m in enumerate(query.modalities or ())})
+    values.update({f"q_study_uids_{i}": u for i, u in enumerate(query.study_uids or ())})
     return (name_match, tuple(values)), values
 
 
-# A search's statements are built once per shape and reused with new values: a statement
-# object keeps its cache key, so each request skips building the expression tree and
-# computing the key that finds its compiled form (a few shapes in practice; 2**7 at most).
+# A search's statements are built and compiled once per shape and dialect and reused with
+# new values on the driver connection: each request skips building the expression tree,
+# finding its compiled form and SQLAlchemy's execution machinery (a few shapes in practice:
+# which keys, and how many listed modalities and study UIDs).
 @functools.lru_cache(maxsize=256)
-def _study_statements(shape: tuple[str | None, tuple[str, ...]]) -> tuple[Select, Select]:
-    """(the page's rows, the count of matches) of a study search of this shape."""
+def _study_statements(shape: tuple[str | None, tuple[str, ...]], dialect: Dialect
+                      ) -> tuple[Prepared, Prepared]:
+    """(the page's rows, the count of matches) of a study search of this shape, compiled
+    for `dialect` and run on the driver connection (store/prepared.py)."""
+    rows, count = _study_selects(shape)
+    return Prepared.of(rows, dialect), Prepared.of(count, dialect)
+
+
+def _study_selects(shape: tuple[str | None, tuple[str, ...]]) -> tuple[Select, Select]:
     name_match, names = shape
+
+    def listed(prefix: str) -> list:
+        return [bindparam(name) for name in names if name.startswith(prefix)]
     conditions: list = []
     if "q_patient_id" in names:
         conditions.append(studies.c.patient_id == bindparam("q_patient_id"))
@@ -132,12 +146,11 @@ def _study_statements(shape: tuple[str | None, tuple[str, ...]]) -> tuple[Select
         conditions.append(studies.c.study_date <= bindparam("q_date_to"))
     if "q_accession_number" in names:
         conditions.append(studies.c.accession_number == bindparam("q_accession_number"))
-    if "q_modalities" in names:
+    if modalities := listed("q_modalities_"):
         conditions.append(exists().where(and_(
-            series.c.study_uid == studies.c.study_uid,
-            series.c.modality.in_(bindparam("q_modalities", expanding=True)))))
-    if "q_study_uids" in names:
-        conditions.append(studies.c.study_uid.in_(bindparam("q_study_uids", expanding=True)))
+            series.c.study_uid == studies.c.study_uid, series.c.modality.in_(modalities))))
+    if study_uids := listed("q_study_uids_"):
+        conditions.append(studies.c.study_uid.in_(study_uids))
     columns = (studies.c.attributes, studies.c.modalities, studies.c.series_count,
                studies.c.instance_count)
     rows = (select(*columns).where(*conditions)
@@ -150,14 +163,14 @@ def _study_statements(shape: tuple[str | None, tuple[str, ...]]) -> tuple[Select
 
 def search_studies(engine: Engine, query: StudyQuery) -> Page:
     shape, values = _study_search(query)
-    rows_statement, count_statement = _study_statements(shape)
-    with engine.connect() as connection:
-        rows = connection.execute(rows_statement, {**values, "q_limit": query.limit,
-                                                   "q_offset": query.offset}).all()
+    rows_statement, count_statement = _study_statements(shape, engine.dialect)
+    with reading(engine) as read:
+        rows = read(rows_statement, {**values, "q_limit": query.limit,
+                                     "q_offset": query.offset})
         if query.offset == 0 and len(rows) < query.limit:
             total = len(rows)
         else:
-            total = connection.execute(count_statement, values).scalar_one()
+            total = read(count_statement, values)[0][0]
     return Page([_study_json(row) for row in rows], total, query.limit, query.offset)
 
 
