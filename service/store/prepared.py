@@ -2,8 +2,9 @@
 
 SQLAlchemy Core's execute spends, per statement and beyond the driver's own work, about
 as long again in Python: the compiled-cache lookup, an execution context, result
-metadata, Row objects, a Connection and its transaction. The QIDO search runs one to
-three statements per request, thousands of requests a second (#13). A Prepared keeps
+metadata, Row objects, a Connection and its transaction. The QIDO and /v1 study searches
+(store/qido_search, store/queries) run one or two statements per request, thousands of
+requests a second (#13). A Prepared keeps
 what that work computes and does not change: the SQL string, the order of its
 parameters, their defaults and the result processors of its columns. Rows come back as
 named tuples (attribute access like Row, hashed and compared in C).
