@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from service.sized_lru import SizedLRU
 
 if TYPE_CHECKING:  # client.py imports this module
     from service.bulkdata.client import PixelPayload
@@ -63,20 +64,20 @@ class PayloadCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max(0, int(max_bytes))
-        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        # Any payload within the whole budget is kept (a volume's slices are all alike).
+        self._entries: SizedLRU[Hashable, Any] = SizedLRU(self.max_bytes,
+                                                          largest=self.max_bytes)
         self._flights: dict[Hashable, _Flight] = {}
-        self._lock = threading.Lock()
-        self._bytes = 0
+        self._lock = threading.Lock()  # a look-up and its flight together
         self._hits = self._misses = self._evictions = self._coalesced = 0
 
     def get_or_fetch(self, key: Hashable, fetch: Callable[[], Any]) -> Any:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
-                self._entries.move_to_end(key)
                 self._hits += 1
                 log.debug("pixel cache hit %s", key)
-                return entry[0]
+                return entry
             flight = self._flights.get(key)
             leader = flight is None
             if leader:
@@ -109,23 +110,14 @@ class PayloadCache:
         if size > self.max_bytes:
             log.debug("pixel cache skips %s: %d bytes exceed the budget", key, size)
             return
+        evictions = self._entries.put_sized(key, payload, size)
         with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= previous[1]
-            self._entries[key] = (payload, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes and self._entries:
-                evicted, (_, evicted_size) = self._entries.popitem(last=False)
-                self._bytes -= evicted_size
-                self._evictions += 1
-                log.debug("pixel cache evicted %s (%d bytes)", evicted, evicted_size)
-        log.debug("pixel cache stored %s (%d bytes, %d in use)", key, size, self._bytes)
+            self._evictions += evictions
+        log.debug("pixel cache stored %s (%d bytes, %d in use, %d evicted)", key, size,
+                  self._entries.size, evictions)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+        self._entries.clear()
 
     def stats(self) -> dict[str, int]:
         """Counters for health pages and logs (keys only; no payload content)."""
@@ -136,6 +128,6 @@ class PayloadCache:
                 "evictions": self._evictions,
                 "coalesced": self._coalesced,
                 "entries": len(self._entries),
-                "bytes": self._bytes,
+                "bytes": self._entries.size,
                 "max_bytes": self.max_bytes,
             }
